@@ -1,0 +1,5 @@
+import sys
+
+from vkzc.cli import main
+
+sys.exit(main())

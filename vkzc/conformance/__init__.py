@@ -1,0 +1,1 @@
+"""What the conformance suite in suite/ stands on: the target device, capability gating, result recording."""

@@ -1,0 +1,148 @@
+"""Which images a cell needs, and the content they are made from.
+
+A cell runs in `vkzc-suite:<key>-<hash>`, built on `vkzc-mesa:<key>-<hash>`, built on
+`vkzc-base:<suite>-<arch>-<hash>`. Each hash covers the recipe (Dockerfile or bootstrap
+settings), the build arguments, the parent image's id and, for the suite layer, vkzc's own
+files: change any of them and the tag changes; change none and the image is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vkzc.matrix.model import Arch, Cell, DebianPackages, DebianSource, Git, MesaBuild, Tarball
+
+REPO = Path(__file__).resolve().parent.parent.parent
+IMAGES_DIR = REPO / "images"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+# Where each kind of Mesa build installs its ICD manifests inside the image.
+_DEBIAN_ICD_DIR = "/usr/share/vulkan/icd.d"
+_SOURCE_ICD_DIR = "/opt/mesa/share/vulkan/icd.d"
+# vkzc's files that go into the suite layer; their content is part of its tag.
+SUITE_SOURCES = ("pyproject.toml", "README.md", "vkzc", "suite", "shaders")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseImage:
+    suite: str
+    arch: Arch
+    mirror: str = DEFAULT_MIRROR
+
+    repository = "vkzc-base"
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}-{self.arch}"
+
+    def recipe(self) -> bytes:
+        from vkzc.images import base
+
+        return base.recipe(self.suite, self.mirror).encode()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerfileImage:
+    """An image built from one of images/*.Dockerfile on top of `parent`."""
+
+    repository: str
+    key: str
+    dockerfile: str
+    buildargs: tuple[tuple[str, str], ...]
+    parent: BaseImage | DockerfileImage
+    # The suite layer carries vkzc itself: its context is staged on the host and its tag
+    # covers vkzc's files (SUITE_SOURCES).
+    carries_vkzc: bool = False
+
+    @property
+    def arch(self) -> Arch:
+        return self.parent.arch
+
+    def recipe(self) -> bytes:
+        return (IMAGES_DIR / self.dockerfile).read_bytes()
+
+
+Image = BaseImage | DockerfileImage
+
+
+def content_tag(image: Image, parent_id: str | None, extra: bytes = b"") -> str:
+    """`<repository>:<key>-<12 hex digits>` from everything that makes the image what it is."""
+    digest = hashlib.sha256()
+    digest.update(image.recipe())
+    if isinstance(image, DockerfileImage):
+        for name, value in image.buildargs:
+            digest.update(f"\0{name}={value}".encode())
+    digest.update(f"\0parent={parent_id}".encode())
+    digest.update(extra)
+    return f"{image.repository}:{image.key}-{digest.hexdigest()[:12]}"
+
+
+def source_digest(root: Path = REPO, sources: Iterable[str] = SUITE_SOURCES) -> bytes:
+    """A digest of vkzc's own files (paths and bytes), skipping caches."""
+    digest = hashlib.sha256()
+    for name in sources:
+        top = root / name
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def icd_dir(mesa: MesaBuild) -> str:
+    return _DEBIAN_ICD_DIR if isinstance(mesa.source, DebianPackages) else _SOURCE_ICD_DIR
+
+
+def mesa_image(mesa: MesaBuild, arch: Arch, mirror: str = DEFAULT_MIRROR) -> DockerfileImage:
+    source = mesa.source
+    base = BaseImage(suite=source.suite, arch=arch, mirror=mirror)
+    if isinstance(source, DebianPackages):
+        return DockerfileImage(
+            repository="vkzc-mesa",
+            key=f"{mesa.id}-{arch}",
+            dockerfile="mesa-debian.Dockerfile",
+            buildargs=(("MESA_VERSION", source.version),),
+            parent=base,
+        )
+    args: list[tuple[str, str]] = [
+        ("VULKAN_DRIVERS", ",".join(source.vulkan_drivers)),
+        ("MESON_OPTIONS", " ".join(source.meson_args())),
+    ]
+    if isinstance(source, DebianSource):
+        args += [("MESA_SOURCE", "debian"), ("MESA_DEB_VERSION", source.version)]
+    elif isinstance(source, Tarball):
+        args += [("MESA_SOURCE", "tarball"), ("MESA_URL", source.url), ("MESA_SHA256", source.sha256)]
+    elif isinstance(source, Git):
+        args += [("MESA_SOURCE", "git"), ("MESA_URL", source.url), ("MESA_REF", source.ref)]
+    return DockerfileImage(
+        repository="vkzc-mesa",
+        key=f"{mesa.id}-{arch}",
+        dockerfile="mesa-source.Dockerfile",
+        buildargs=tuple(args),
+        parent=base,
+    )
+
+
+def suite_image(cell: Cell, mirror: str = DEFAULT_MIRROR) -> DockerfileImage:
+    mesa = mesa_image(cell.mesa, cell.arch, mirror)
+    return DockerfileImage(
+        repository="vkzc-suite",
+        key=f"{cell.mesa.id}-{cell.arch}",
+        dockerfile="suite.Dockerfile",
+        buildargs=(),
+        parent=mesa,
+        carries_vkzc=True,
+    )
+
+
+def chain(image: Image) -> list[Image]:
+    """The image and its ancestors, base first: the order they are built in."""
+    out: list[Image] = [image]
+    while isinstance(out[-1], DockerfileImage):
+        out.append(out[-1].parent)
+    return out[::-1]

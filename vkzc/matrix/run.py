@@ -1,0 +1,175 @@
+"""`vkzc matrix build` and `vkzc matrix run`: images for the selected cells, then each cell in turn,
+with a live bar, a line per cell, and a summary table of cells × paths at the end."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from vkzc import log
+from vkzc.images.build import Builder, BuildFailed, Built
+from vkzc.images.plan import chain, suite_image
+from vkzc.matrix.command import selected_cells
+from vkzc.matrix.load import load_matrix
+from vkzc.matrix.model import Cell
+from vkzc.runners.cell import CellResult, Outcome, run_cell
+from vkzc.runners.container import DockerClient, docker_client
+
+DEFAULT_RESULTS = Path("results")
+_MARKS = {Outcome.PASSED: "[green]✓ passed[/]", Outcome.FAILED: "[red]✗ failed[/]"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellImage:
+    cell: Cell
+    built: Built | None
+    failure: BuildFailed | None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        metavar="DIR",
+        help=f"where results/<cell-id>/ and image build logs go (default: {DEFAULT_RESULTS})",
+    )
+
+
+def _cells(args: argparse.Namespace) -> tuple[Cell, ...]:
+    matrix = load_matrix(args.matrix)
+    return selected_cells(matrix, args.select) or matrix.default_cells
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=log.console, transient=False) as progress:
+        yield progress
+
+
+def build_images(
+    cells: Sequence[Cell], client: DockerClient, results: Path, progress: Progress
+) -> list[CellImage]:
+    images = {id(cell): chain(suite_image(cell)) for cell in cells}
+    total = len({image for steps in images.values() for image in steps})
+    task = progress.add_task("images", total=total)
+    step = progress.add_task("", total=1, visible=False)
+
+    def on_step(tag: str, done: int, steps: int) -> None:
+        progress.update(step, description=f"  {tag}", completed=done, total=steps, visible=True)
+
+    builder = Builder(client, results / "_images", progress=on_step)
+    seen: set[object] = set()
+    out = []
+    for cell in cells:
+        built: Built | None = None
+        failure: BuildFailed | None = None
+        for image in images[id(cell)]:
+            try:
+                built = builder.ensure(image)
+            except BuildFailed as e:
+                failure, built = e, None
+                break
+            finally:
+                if image not in seen:
+                    seen.add(image)
+                    progress.advance(task)
+            if built.built:
+                progress.console.print(f"  built {built.tag} in {built.seconds:.0f} s")
+        out.append(CellImage(cell=cell, built=built, failure=failure))
+    progress.update(step, visible=False)
+    return out
+
+
+def _build(args: argparse.Namespace) -> int:
+    cells = _cells(args)
+    client = docker_client()
+    with _progress() as progress:
+        images = build_images(cells, client, args.results, progress)
+    for image in images:
+        if image.built is not None:
+            log.info(f"[green]✓[/] {image.cell.identifier}: {image.built.tag}")
+        else:
+            log.info(f"[red]✗[/] {image.cell.identifier}: {image.failure}")
+    return 0 if all(image.built for image in images) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    cells = _cells(args)
+    client = docker_client()
+    outcomes: list[CellResult] = []
+    with _progress() as progress:
+        images = build_images(cells, client, args.results, progress)
+        task = progress.add_task("cells", total=len(cells))
+        for image in images:
+            progress.update(task, description=f"cell {image.cell.identifier}")
+            if image.failure is not None:
+                result = CellResult(
+                    identifier=image.cell.identifier,
+                    outcome=Outcome.BUILD_FAILED,
+                    detail=str(image.failure),
+                    seconds=0.0,
+                    results_dir=args.results / image.cell.identifier,
+                )
+            else:
+                assert image.built is not None
+                result = run_cell(image.cell, image.built.tag, args.results, client=client)
+            outcomes.append(result)
+            progress.console.print(_line(result))
+            progress.advance(task)
+    Console(highlight=False).print(summary_table(outcomes))
+    return 0 if all(o.outcome == Outcome.PASSED for o in outcomes) else 1
+
+
+def _line(result: CellResult) -> str:
+    mark = _MARKS.get(result.outcome, f"[red]✗ {result.outcome}[/]")
+    detail = f" — {result.detail}" if result.detail and result.outcome != Outcome.PASSED else ""
+    return f"{mark} {result.identifier} ({result.seconds:.0f} s){detail}"
+
+
+def summary_table(outcomes: Sequence[CellResult]) -> Table:
+    paths = sorted({path for o in outcomes for path in o.counts})
+    table = Table(title="vkzc matrix: passed/executed per path (skips apart)", title_justify="left")
+    table.add_column("cell", no_wrap=True)
+    table.add_column("outcome")
+    for path in paths:
+        table.add_column(path, justify="right")
+    table.add_column("time", justify="right")
+    for o in outcomes:
+        cells = [o.counts[p].short() if p in o.counts else "—" for p in paths]
+        table.add_row(o.identifier, o.outcome, *cells, f"{o.seconds:.0f} s")
+    return table
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from vkzc.matrix.command import add_selection_arguments
+
+    build = commands.add_parser("build", help="build (or find) the images of the selected cells")
+    add_selection_arguments(build)
+    add_arguments(build)
+    build.set_defaults(func=_build)
+    run = commands.add_parser("run", help="build what is missing, run the suite in every selected cell")
+    add_selection_arguments(run)
+    add_arguments(run)
+    run.set_defaults(func=_run)

@@ -1,0 +1,1 @@
+"""Result records: one per conformance case, versioned, written as each case finishes."""
