@@ -6,12 +6,13 @@
 #
 # Build args (all optional):
 #   BASE              trixie base made by images/make-base.sh          (vkzc-base:trixie)
-#   MESA_SOURCE       debian   = `apt-get source mesa=$MESA_DEB_VERSION` from deb-src
-#                                (Debian-patched tree; works from deb.debian.org alone)
-#                     upstream = download $MESA_URL (needs HTTPS to archive.mesa3d.org,
-#                                unreachable on the dev machine; kept for real deployments)
+#   MESA_SOURCE       debian  = `apt-get source mesa=$MESA_DEB_VERSION` from deb-src
+#                               (Debian-patched tree; works from Debian's archive alone)
+#                     tarball = download $MESA_URL and check it against $MESA_SHA256
+#                     git     = fetch $MESA_REF (branch, tag or commit) from the git $MESA_URL
+#                     (tarball and git need the internet; our dev machines reach only Debian)
 #   MESA_DEB_VERSION  Debian source version                              (25.0.7-2+deb13u1)
-#   MESA_URL          upstream tarball URL (MESA_SOURCE=upstream)
+#   MESA_URL, MESA_SHA256, MESA_REF   for tarball and git sources
 #   LLVM_VERSION      LLVM major to build against; must exist in the suite (19 on trixie)
 #   VULKAN_DRIVERS    meson -Dvulkan-drivers                    (swrast,panfrost,broadcom,intel)
 #                     swrast = lavapipe; intel = anv; broadcom = v3dv; panfrost = panvk
@@ -42,7 +43,9 @@ RUN set -eux; \
 
 ARG MESA_SOURCE=debian
 ARG MESA_DEB_VERSION=25.0.7-2+deb13u1
-ARG MESA_URL=https://archive.mesa3d.org/mesa-25.0.7.tar.xz
+ARG MESA_URL=
+ARG MESA_SHA256=
+ARG MESA_REF=
 WORKDIR /src
 RUN set -eux; \
     case "$MESA_SOURCE" in \
@@ -51,10 +54,16 @@ RUN set -eux; \
         apt-get source "mesa=${MESA_DEB_VERSION}"; \
         rm -rf /var/lib/apt/lists/* ./*.tar.* ./*.dsc; \
         mv mesa-*/ mesa ;; \
-      upstream) \
-        mkdir mesa; \
-        curl -fsSL "$MESA_URL" | tar -xJ -C mesa --strip-components=1 ;; \
-      *) echo "MESA_SOURCE must be debian or upstream" >&2; exit 1 ;; \
+      tarball) \
+        curl -fsSL -o mesa.tar.xz "$MESA_URL"; \
+        echo "${MESA_SHA256}  mesa.tar.xz" | sha256sum -c -; \
+        mkdir mesa; tar -xJf mesa.tar.xz -C mesa --strip-components=1; rm mesa.tar.xz ;; \
+      git) \
+        apt-get update; apt-get install -y --no-install-recommends git; rm -rf /var/lib/apt/lists/*; \
+        git init -q mesa; \
+        git -C mesa fetch -q --depth 1 "$MESA_URL" "$MESA_REF"; \
+        git -C mesa checkout -q FETCH_HEAD ;; \
+      *) echo "MESA_SOURCE must be debian, tarball or git" >&2; exit 1 ;; \
     esac; \
     cat mesa/VERSION
 

@@ -1,20 +1,13 @@
-# vkzc suite layer: a venv at /opt/vkzc with vkzc[suite] installed offline from a
-# host-made wheelhouse, and a non-root user `vkzc` (uid 1000, groups video + render).
-#
-# Build context = a directory holding wheelhouse/ (images/stage-suite-context.sh makes one
-# for a given mesa image: the vkzc wheel built from this repo plus its dependencies as
-# binary wheels for that image's Python):
-#
-#   images/stage-suite-context.sh vkzc-mesa:trixie /var/tmp/vkzc-ctx-trixie
-#   docker build -f images/suite.Dockerfile --build-arg BASE=vkzc-mesa:trixie \
-#     -t vkzc-suite:trixie /var/tmp/vkzc-ctx-trixie
+# vkzc suite layer: vkzc and its dependencies in a venv at /opt/vkzc, installed offline from a
+# wheelhouse made on the host, the suite and shaders in /opt/vkzc/src, and a non-root user
+# `vkzc` (uid 1000, groups video + render). `vkzc matrix build` stages the context
+# (vkzc/images/wheelhouse.py): wheelhouse/ for this image's Python, src/suite, src/shaders.
 #
 # Build args:
 #   BASE        a mesa image (mesa-debian.Dockerfile or mesa-source.Dockerfile)
-#   PACKAGES    pip requirement(s) to install from the wheelhouse      ("vkzc[suite]")
 #   VKZC_UID    uid/gid of the user vkzc                               (1000)
 #   RENDER_GID  gid for the render group if the image lacks one; empty = next free system
-#               gid. At run time pass the host's: --group-add "$(stat -c %g /dev/dri/renderD128)"
+#               gid. Cells add the host's device groups at run time (group_add).
 ARG BASE=vkzc-mesa:trixie
 FROM ${BASE}
 ARG VKZC_UID=1000
@@ -25,17 +18,19 @@ RUN set -eux; \
     groupadd -g "${VKZC_UID}" vkzc; \
     useradd -m -u "${VKZC_UID}" -g vkzc -G video,render -s /bin/bash vkzc
 
-ARG PACKAGES="vkzc[suite]"
 COPY wheelhouse/ /opt/vkzc-wheelhouse/
 RUN set -eux; \
     python3 -m venv /opt/vkzc; \
     /opt/vkzc/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-        --find-links /opt/vkzc-wheelhouse ${PACKAGES}; \
+        --find-links /opt/vkzc-wheelhouse vkzc; \
+    rm -rf /opt/vkzc-wheelhouse; \
     /opt/vkzc/bin/pip list --disable-pip-version-check
+COPY src/ /opt/vkzc/src/
 
 ENV VIRTUAL_ENV=/opt/vkzc \
     PATH=/opt/vkzc/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    VKZC_SHADER_DIR=/opt/vkzc/src/shaders
 WORKDIR /home/vkzc
 USER vkzc
 CMD ["/bin/bash"]

@@ -155,36 +155,36 @@ def test_device_gids_are_the_host_nodes_groups(tmp_path: Path) -> None:
         device_gids([str(tmp_path / "renderD129")])
 
 
-IMAGE = "vkzc-base:bookworm"
-
-
-def reachable_docker() -> Any:
-    """A client for a running engine that has IMAGE, or a skip naming what is missing."""
+def reachable_docker() -> tuple[Any, str]:
+    """A client for a running engine and a vkzc base image on it, or a skip naming what is missing."""
     docker = pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
     try:
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as e:
         pytest.skip(f"no Docker engine reachable: {e}")
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"image {IMAGE} is missing (images/make-base.sh bookworm makes it)")
-    return client
+    tags = [tag for image in client.images.list(name="vkzc-base") for tag in image.tags]
+    if not tags:
+        pytest.skip("no vkzc-base image on this engine (`vkzc matrix build` makes one)")
+    return client, tags[0]
 
 
 def test_real_container_runs_unprivileged_and_is_removed(tmp_path: Path) -> None:
-    client = reachable_docker()
+    client, image = reachable_docker()
     spec = ContainerSpec(
-        image=IMAGE,
+        image=image,
         command=("/bin/sh", "-c", "id -u; cat /proc/self/status | grep CapEff"),
         user="1000:1000",
         results_dir=tmp_path,
     )
     with Container(spec, client=client) as container:
         container_id = container.id
+        host = client.api.inspect_container(container_id)["HostConfig"]
         lines = list(container.logs())
         assert container.wait(timeout=60) == 0
+    assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"]
+    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
+    assert host["Binds"] == [f"{tmp_path.resolve()}:/results:rw"] and not host["Devices"]
     assert lines[0] == "1000"
     assert lines[1].split() == ["CapEff:", "0000000000000000"]
     import docker.errors

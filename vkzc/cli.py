@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "vkzc.probe.command",
     "vkzc.shaders",
     "vkzc.matrix.command",
+    "vkzc.report.command",
 )
 
 

@@ -34,7 +34,9 @@ def storage_range_too_small(target: Target, size: int) -> str | None:
     limit = int(target.physical.limits.maxStorageBufferRange)
     if size <= limit:
         return None
-    return f"{_who(target)} binds at most {limit} bytes as a storage buffer (maxStorageBufferRange), not {size}"
+    return (
+        f"{_who(target)} binds at most {limit} bytes as a storage buffer (maxStorageBufferRange), not {size}"
+    )
 
 
 def heap_too_small(memory_type: MemoryType, size: int) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vkzc.matrix.model import Arch, Cell, DebianPackages, DebianSource, Git, MesaBuild, Tarball
+from vkzc.matrix.model import Arch, Cell, DebianPackages, DebianSource, Git, Installed, MesaBuild, Tarball
 
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGES_DIR = REPO / "images"
@@ -95,11 +95,16 @@ def source_digest(root: Path = REPO, sources: Iterable[str] = SUITE_SOURCES) -> 
 
 
 def icd_dir(mesa: MesaBuild) -> str:
+    """Where the cell's driver manifest is: in its image, or on the host for an installed driver."""
+    if isinstance(mesa.source, Installed):
+        return mesa.source.icd_dir
     return _DEBIAN_ICD_DIR if isinstance(mesa.source, DebianPackages) else _SOURCE_ICD_DIR
 
 
 def mesa_image(mesa: MesaBuild, arch: Arch, mirror: str = DEFAULT_MIRROR) -> DockerfileImage:
     source = mesa.source
+    if isinstance(source, Installed):
+        raise ValueError(f"{mesa.id} is installed on its host: it has no image")
     base = BaseImage(suite=source.suite, arch=arch, mirror=mirror)
     if isinstance(source, DebianPackages):
         return DockerfileImage(

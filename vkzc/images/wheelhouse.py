@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vkzc.errors import EnvironmentMissing
-from vkzc.images.plan import IMAGES_DIR, REPO
+from vkzc.images.plan import IMAGES_DIR, REPO, SUITE_SOURCES
 from vkzc.matrix.model import Arch
 
 CACHE = Path.home() / ".cache" / "vkzc" / "wheels"
@@ -67,7 +67,18 @@ def stage(context: Path, python: str, arch: Arch, log: Callable[[str], None]) ->
     )
     wheelhouse = context / "wheelhouse"
     shutil.copytree(cached, wheelhouse)
-    _pip(["wheel", "--no-deps", "-w", str(wheelhouse), str(REPO)], log)
+    # The wheel is built from a copy, so that no build/ or egg-info lands in the checkout.
+    project = context / "project"
+    project.mkdir()
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in SUITE_SOURCES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=skip)
+        else:
+            shutil.copy(source, project / name)
+    _pip(["wheel", "--no-deps", "-w", str(wheelhouse), str(project)], log)
+    shutil.rmtree(project)
     for folder in ("suite", "shaders"):
-        shutil.copytree(REPO / folder, context / "src" / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / folder, context / "src" / folder, ignore=skip)
     shutil.copy(IMAGES_DIR / "suite.Dockerfile", context / "suite.Dockerfile")

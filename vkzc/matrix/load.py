@@ -23,6 +23,8 @@ from vkzc.matrix.model import (
     DockerRunner,
     Driver,
     Git,
+    HostRunner,
+    Installed,
     Matrix,
     MesaBuild,
     MesaSource,
@@ -140,7 +142,9 @@ _SOURCE_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "debian-source": (("suite", "version", "vulkan_drivers"), ("meson_options",)),
     "tarball": (("suite", "version", "url", "sha256", "vulkan_drivers"), ("meson_options",)),
     "git": (("suite", "version", "url", "ref", "vulkan_drivers"), ("meson_options",)),
+    "installed": (("version", "icd_dir"), ("icd_arch_suffix",)),
 }
+_ICD_DIR = re.compile(r"/\S*")
 
 
 def _mesa_build(doc: Document, entry: Entry) -> tuple[MesaBuild, Entry]:
@@ -154,6 +158,12 @@ def _source(doc: Document, entry: Entry, build_id: str) -> MesaSource:
     kind = _kind(doc, entry, list(_SOURCE_KEYS), what)
     required, optional = _SOURCE_KEYS[kind]
     fields = doc.fields(entry, what=f"{what} (kind {kind})", required=("kind", *required), optional=optional)
+    if kind == "installed":
+        return Installed(
+            version=doc.string(fields["version"]),
+            icd_dir=_text(doc, fields["icd_dir"], _ICD_DIR, "an absolute directory"),
+            icd_arch_suffix=doc.boolean(fields["icd_arch_suffix"]) if "icd_arch_suffix" in fields else True,
+        )
     suite = cast(DebianSuite, doc.choice(fields["suite"], DEBIAN_SUITES))
     if kind == "debian":
         return DebianPackages(
@@ -261,11 +271,21 @@ def _icd(doc: Document, entry: Entry) -> str:
 
 
 def _docker_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
+    return _machine_runner(doc, entry, DockerRunner)
+
+
+def _host_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
+    return _machine_runner(doc, entry, HostRunner)
+
+
+def _machine_runner(
+    doc: Document, entry: Entry, kind: type[DockerRunner] | type[HostRunner]
+) -> tuple[Runner, Entry]:
     fields = doc.fields(
-        entry, what="a docker runner", required=("id", "kind", "arch"), optional=("labels", "devices")
+        entry, what=f"a {kind.kind} runner", required=("id", "kind", "arch"), optional=("labels", "devices")
     )
     return (
-        DockerRunner(
+        kind(
             id=_id(doc, fields["id"]),
             arch=cast(Arch, doc.choice(fields["arch"], ARCHES)),
             labels=doc.strings(fields["labels"]) if "labels" in fields else (),
@@ -278,8 +298,11 @@ def _docker_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
     )
 
 
-# New kinds (qemu, host) add a reader here and a variant to model.Runner.
-_RUNNER_KINDS: dict[str, Callable[[Document, Entry], tuple[Runner, Entry]]] = {"docker": _docker_runner}
+# A new kind (qemu) adds a reader here and a variant to model.Runner.
+_RUNNER_KINDS: dict[str, Callable[[Document, Entry], tuple[Runner, Entry]]] = {
+    "docker": _docker_runner,
+    "host": _host_runner,
+}
 
 
 def _runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
@@ -341,6 +364,11 @@ def _rule(
 
 def _infeasible(mesa: MesaBuild, driver: Driver, runner: Runner) -> str:
     """Why this combination cannot be a cell, or '' when it can."""
+    if isinstance(runner, HostRunner) != isinstance(mesa.source, Installed):
+        return (
+            f"runner '{runner.id}' ({runner.kind}) and Mesa build '{mesa.id}' ({mesa.source.kind}) do not go "
+            "together: host runners use an installed driver, docker runners build images"
+        )
     if not mesa.provides(driver):
         return f"Mesa build '{mesa.id}' does not build '{driver.mesa_driver}' (its vulkan_drivers)"
     if not driver.runs_on(runner.devices):

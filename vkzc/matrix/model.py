@@ -123,7 +123,25 @@ class Git(_FromSource):
         return f"git {self.url}@{self.ref} on {self.suite}"
 
 
-MesaSource = DebianPackages | DebianSource | Tarball | Git
+@dataclass(frozen=True, kw_only=True)
+class Installed:
+    """The driver already installed on a host runner (NVIDIA's, or a board's own Mesa): nothing is built."""
+
+    kind: ClassVar[str] = "installed"
+    version: str
+    # Where that host keeps the driver's manifest, e.g. /usr/local/nvidia/share/vulkan/icd.d.
+    icd_dir: str
+    icd_arch_suffix: bool = True
+
+    @property
+    def mesa_version(self) -> str:
+        return self.version
+
+    def describe(self) -> str:
+        return f"installed {self.version} ({self.icd_dir})"
+
+
+MesaSource = DebianPackages | DebianSource | Tarball | Git | Installed
 SourceBuild = DebianSource | Tarball | Git
 
 
@@ -139,8 +157,8 @@ class MesaBuild:
     def provides(self, driver: Driver) -> bool:
         if driver.mesa_driver is None:
             return True  # not Mesa's (nvidia): the build is beside the point
-        if isinstance(self.source, DebianPackages):
-            return True  # Debian builds every driver it can for the arch; the renderer check tells
+        if isinstance(self.source, DebianPackages | Installed):
+            return True  # whatever Debian or the host ships; the renderer check tells
         return driver.mesa_driver in self.source.vulkan_drivers
 
 
@@ -180,8 +198,21 @@ class DockerRunner:
     devices: tuple[str, ...] = ()
 
 
-# A union as soon as a second kind (qemu, host) exists; the loader dispatches on `kind`.
-Runner = DockerRunner
+@dataclass(frozen=True, kw_only=True)
+class HostRunner:
+    """This machine, no containers: how a developer runs the suite on a laptop, and how a lab machine
+    without Docker (or the lent NVIDIA machine) runs it. Its cells use an `installed` driver."""
+
+    kind: ClassVar[str] = "host"
+    id: str
+    arch: Arch
+    labels: tuple[str, ...] = ()
+    # The device nodes the driver uses there; they are checked, not passed anywhere.
+    devices: tuple[str, ...] = ()
+
+
+# The loader dispatches on `kind`.
+Runner = DockerRunner | HostRunner
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ with a live bar, a line per cell, and a summary table of cells × paths at the e
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,11 +26,21 @@ from vkzc.images.build import Builder, BuildFailed, Built
 from vkzc.images.plan import chain, suite_image
 from vkzc.matrix.command import selected_cells
 from vkzc.matrix.load import load_matrix
-from vkzc.matrix.model import Cell
-from vkzc.runners.cell import CellResult, Outcome, run_cell
+from vkzc.matrix.model import Cell, DockerRunner
+from vkzc.runners.cell import (
+    CellResult,
+    DockerLauncher,
+    HostLauncher,
+    Launcher,
+    Outcome,
+    prepare_results_dir,
+    results_dir,
+    run_cell,
+)
 from vkzc.runners.container import DockerClient, docker_client
 
 DEFAULT_RESULTS = Path("results")
+DEFAULT_EXPECTATIONS = Path("expectations")
 _MARKS = {Outcome.PASSED: "[green]✓ passed[/]", Outcome.FAILED: "[red]✗ failed[/]"}
 
 
@@ -40,7 +51,7 @@ class CellImage:
     failure: BuildFailed | None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_results_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results",
         type=Path,
@@ -71,6 +82,8 @@ def _progress() -> Iterator[Progress]:
 def build_images(
     cells: Sequence[Cell], client: DockerClient, results: Path, progress: Progress
 ) -> list[CellImage]:
+    """The images of the docker cells among `cells`, each built once however many cells share it."""
+    cells = [cell for cell in cells if isinstance(cell.runner, DockerRunner)]
     images = {id(cell): chain(suite_image(cell)) for cell in cells}
     total = len({image for steps in images.values() for image in steps})
     task = progress.add_task("images", total=total)
@@ -86,16 +99,17 @@ def build_images(
         built: Built | None = None
         failure: BuildFailed | None = None
         for image in images[id(cell)]:
+            first_time = image not in seen
+            seen.add(image)
             try:
                 built = builder.ensure(image)
             except BuildFailed as e:
                 failure, built = e, None
                 break
             finally:
-                if image not in seen:
-                    seen.add(image)
+                if first_time:
                     progress.advance(task)
-            if built.built:
+            if first_time and built.built:
                 progress.console.print(f"  built {built.tag} in {built.seconds:.0f} s")
         out.append(CellImage(cell=cell, built=built, failure=failure))
     progress.update(step, visible=False)
@@ -104,6 +118,9 @@ def build_images(
 
 def _build(args: argparse.Namespace) -> int:
     cells = _cells(args)
+    if not any(isinstance(cell.runner, DockerRunner) for cell in cells):
+        log.info("the selected cells run on their host: there are no images to build")
+        return 0
     client = docker_client()
     with _progress() as progress:
         images = build_images(cells, client, args.results, progress)
@@ -117,34 +134,49 @@ def _build(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     cells = _cells(args)
-    client = docker_client()
+    needs_docker = any(isinstance(cell.runner, DockerRunner) for cell in cells)
+    client = docker_client() if needs_docker else None
     outcomes: list[CellResult] = []
     with _progress() as progress:
-        images = build_images(cells, client, args.results, progress)
+        images = (
+            {id(i.cell): i for i in build_images(cells, client, args.results, progress)} if client else {}
+        )
         task = progress.add_task("cells", total=len(cells))
-        for image in images:
-            progress.update(task, description=f"cell {image.cell.identifier}")
-            if image.failure is not None:
-                result = CellResult(
-                    identifier=image.cell.identifier,
-                    outcome=Outcome.BUILD_FAILED,
-                    detail=str(image.failure),
-                    seconds=0.0,
-                    results_dir=args.results / image.cell.identifier,
-                )
-            else:
-                assert image.built is not None
-                result = run_cell(image.cell, image.built.tag, args.results, client=client)
+        for cell in cells:
+            progress.update(task, description=f"cell {cell.identifier}")
+            result = _run_cell(cell, images.get(id(cell)), client, args.results, args.expectations)
             outcomes.append(result)
             progress.console.print(_line(result))
             progress.advance(task)
-    Console(highlight=False).print(summary_table(outcomes))
+    # Piped output (CI logs) is not cut to 80 columns.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(summary_table(outcomes))
     return 0 if all(o.outcome == Outcome.PASSED for o in outcomes) else 1
+
+
+def _run_cell(
+    cell: Cell, image: CellImage | None, client: DockerClient | None, results: Path, expectations: Path
+) -> CellResult:
+    launcher: Launcher
+    if image is None:
+        launcher = HostLauncher(cell, prepare_results_dir(results, cell, for_container=False))
+    elif image.built is None:
+        return CellResult(
+            identifier=cell.identifier,
+            outcome=Outcome.BUILD_FAILED,
+            detail=str(image.failure),
+            seconds=0.0,
+            results_dir=results_dir(results, cell),
+        )
+    else:
+        assert client is not None
+        directory = prepare_results_dir(results, cell, for_container=True)
+        launcher = DockerLauncher(cell, image.built.tag, directory, client)
+    return run_cell(cell, results_dir(results, cell), launcher, expectations=expectations)
 
 
 def _line(result: CellResult) -> str:
     mark = _MARKS.get(result.outcome, f"[red]✗ {result.outcome}[/]")
-    detail = f" — {result.detail}" if result.detail and result.outcome != Outcome.PASSED else ""
+    detail = f" — {result.detail}" if result.detail else ""
     return f"{mark} {result.identifier} ({result.seconds:.0f} s){detail}"
 
 
@@ -167,9 +199,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     build = commands.add_parser("build", help="build (or find) the images of the selected cells")
     add_selection_arguments(build)
-    add_arguments(build)
+    _add_results_argument(build)
     build.set_defaults(func=_build)
     run = commands.add_parser("run", help="build what is missing, run the suite in every selected cell")
     add_selection_arguments(run)
-    add_arguments(run)
+    _add_results_argument(run)
+    run.add_argument(
+        "--expectations",
+        type=Path,
+        default=DEFAULT_EXPECTATIONS,
+        metavar="DIR",
+        help=f"expected failures, flakes and skips per driver (default: {DEFAULT_EXPECTATIONS})",
+    )
     run.set_defaults(func=_run)

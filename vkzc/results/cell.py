@@ -62,7 +62,7 @@ def read_cell_info(path: Path) -> CellInfo:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigurationError(f"cannot read {path}: {e.strerror}") from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep
         line = f":{e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ConfigurationError(f"{path}{line}: not JSON ({e})") from None
     if not isinstance(raw, dict):
@@ -74,7 +74,9 @@ def read_cell_info(path: Path) -> CellInfo:
     fields = {f.name for f in dataclasses.fields(CellInfo)}
     for key, value in raw.items():
         if key not in fields:
-            raise ConfigurationError(f"{path}: unknown key {key!r}", f"known keys: {', '.join(sorted(fields))}")
+            raise ConfigurationError(
+                f"{path}: unknown key {key!r}", f"known keys: {', '.join(sorted(fields))}"
+            )
         if key != "cell_version" and not isinstance(value, str):
             raise ConfigurationError(f"{path}: {key} must be a string, not {type(value).__name__}")
     missing = sorted(fields - set(raw) - {"cell_version"})

@@ -7,8 +7,8 @@ All files that exist for a cell are read and merged: a failure that every versio
 the first; one that a Mesa release fixes lives in the directory of the versions it affects, so
 the release that fixes it does not turn the entry into an unexpected pass.
 
-A fails line is `case-id,Status` (Fail, Timeout or Crash). Case ids contain `,`-free but
-otherwise anything (`|`, `[`, `]`, `::`), so the id is everything before the *last* comma. A
+A fails line is `case-id,Status` (Fail, Timeout or Crash). Case ids contain `|`, `[`, `]` and
+`::`, and a parameter could put a comma in one, so the id is everything before the *last* comma. A
 flakes or skips line is a Python regular expression, searched anywhere in the case id as
 deqp-runner does. Lines whose first non-blank character is `#` are comments.
 """
@@ -79,10 +79,7 @@ def expectation_files(
     stems = [driver] + ([f"{driver}-{runner}"] if runner else [])
     return {
         kind: tuple(
-            path
-            for folder in folders
-            for stem in stems
-            if (path := folder / f"{stem}-{kind}.txt").is_file()
+            path for folder in folders for stem in stems if (path := folder / f"{stem}-{kind}.txt").is_file()
         )
         for kind in KINDS
     }
@@ -122,7 +119,7 @@ def check_directory(directory: Path) -> None:
                 raise ConfigurationError(
                     f"{path}: not an expectations folder", "only mesa-<version>/ folders go there"
                 )
-        elif not any(path.name.endswith(f"-{kind}.txt") for kind in KINDS) and path.name != "README.md":
+        elif not any(path.name.endswith(f"-{kind}.txt") for kind in KINDS):
             raise ConfigurationError(
                 f"{path}: not an expectations file", "name it <driver>[-<runner>]-{fails,flakes,skips}.txt"
             )
@@ -143,7 +140,9 @@ def parse_fails(path: Path) -> list[ExpectedFailure]:
             raise ConfigurationError(
                 f"{path}:{number}: unknown status {word!r}", f"one of {', '.join(_EXPECTABLE)}"
             )
-        failures.append(ExpectedFailure(case_id=case_id, status=status, source=Source(file=path, line=number)))
+        failures.append(
+            ExpectedFailure(case_id=case_id, status=status, source=Source(file=path, line=number))
+        )
     return failures
 
 
@@ -152,7 +151,7 @@ def parse_patterns(path: Path) -> list[CasePattern]:
     for number, text in _entries(path):
         try:
             regex = re.compile(text)
-        except re.error as e:
+        except (re.error, OverflowError, RecursionError) as e:
             raise ConfigurationError(
                 f"{path}:{number}: not a regular expression ({e}): {text!r}",
                 "escape `[`, `]`, `|` and `.` of a case id with a backslash",

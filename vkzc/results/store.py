@@ -50,7 +50,7 @@ def read_results(path: Path) -> list[CaseResult]:
             continue
         try:
             records.append(from_json(json.loads(line)))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep
             raise ConfigurationError(
                 f"{path}:{number}: not a vkzc result record ({e})",
                 "was it written by `pytest suite --vkzc-results`?",
@@ -72,6 +72,8 @@ def from_json(raw: Any) -> CaseResult:
     for name, value in fields.items():
         types = _FIELD_TYPES[name]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise ValueError(f"{name} is {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}")
+            raise ValueError(
+                f"{name} is {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}"
+            )
     fields["status"] = Status(fields["status"])
     return CaseResult(**fields)

@@ -37,9 +37,9 @@ class Counts:
     def skipped(self) -> int:
         return self.total - self.executed
 
-    def short(self) -> str:
-        """`passed/executed` plus the skips apart, e.g. `21/21 (+3 skipped)`."""
-        text = f"{self.passed}/{self.executed}"
+    def short(self, mark: str = "") -> str:
+        """`passed/executed`, a verdict mark if given, and the skips apart, e.g. `21/21 ✓ (+3 skipped)`."""
+        text = f"{self.passed}/{self.executed}" + (f" {mark}" if mark else "")
         if self.skipped:
             text += f" (+{self.skipped} skipped)"
         return text

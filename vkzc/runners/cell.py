@@ -1,24 +1,31 @@
-"""How a cell runs: probe the device in its image, check it is the driver the cell claims, run the suite.
+"""How a cell runs: probe the device, check it is the driver the cell claims, run the suite.
 
-Both steps run in least-privilege containers (see container.py). Everything lands in
-results/<cell-id>/ on the host as it is written: probe.json, results.jsonl (a record per case,
-appended as each case ends), junit.xml, run.log and cell.json.
+In a docker cell both steps run in least-privilege containers (container.py); in a host cell
+they run as processes of this machine. Either way everything lands in results/<cell-id>/ as
+it is written: probe.json, results.jsonl (a record per case, appended as each case ends),
+junit.xml and run.log.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from vkzc.images.plan import icd_dir
+from vkzc.images.plan import REPO, icd_dir
 from vkzc.matrix.model import Cell
-from vkzc.results.store import RESULTS_FILE, read_results
+from vkzc.results.cell import CellInfo, write_cell_info
+from vkzc.results.directory import cell_baseline, read_cell_results
+from vkzc.results.store import RERUN_FILE, RESULTS_FILE, read_results
 from vkzc.results.summary import Counts, counts_by_path
 from vkzc.runners.container import RESULTS_DIR, Container, ContainerSpec, DockerClient, device_gids
 
@@ -27,6 +34,8 @@ DEFAULT_TIMEOUT_S = 30 * 60
 PROBE_TIMEOUT_S = 120
 # The uid the suite image's user has; a root caller hands it the results directory.
 _IMAGE_UID = 1000
+
+OnLine = Callable[[str], None]
 
 
 class Outcome:
@@ -48,55 +57,141 @@ class CellResult:
     counts: dict[str, Counts] = field(default_factory=dict)
 
 
-def results_dir(root: Path, cell: Cell) -> Path:
-    return root / cell.identifier
+class Launcher(Protocol):
+    """Runs a cell's commands somewhere; the paths are as the commands see them."""
+
+    results: str
+    suite: str
+    python: str
+
+    def run(self, command: tuple[str, ...], limit: float, on_line: OnLine) -> int: ...
 
 
-def prepare_results_dir(root: Path, cell: Cell) -> Path:
-    """An empty results/<cell-id>/, writable by the container's user."""
-    directory = results_dir(root, cell)
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    if os.geteuid() == 0:
-        os.chown(directory, _IMAGE_UID, _IMAGE_UID)
-    return directory
+def _pumped(lines: Iterator[str], on_line: OnLine) -> threading.Thread:
+    # Output is read beside the wait, so that a hung cell still meets its time limit.
+    def pump() -> None:
+        for line in lines:
+            on_line(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    return reader
 
 
-def _user() -> str:
+class DockerLauncher:
+    results = RESULTS_DIR
+    suite = SUITE_IN_IMAGE
+    python = "python3"
+
+    def __init__(self, cell: Cell, image: str, directory: Path, client: DockerClient) -> None:
+        self.cell = cell
+        self.image = image
+        self.directory = directory
+        self.client = client
+
+    def run(self, command: tuple[str, ...], limit: float, on_line: OnLine) -> int:
+        spec = ContainerSpec(
+            image=self.image,
+            command=command,
+            environment=cell_environment(self.cell),
+            user=_container_user(),
+            devices=self.cell.devices,
+            group_add=device_gids(self.cell.devices),
+            results_dir=self.directory,
+        )
+        with Container(spec, client=self.client) as container:
+            reader = _pumped(container.logs(), on_line)
+            try:
+                return container.wait(timeout=limit)
+            finally:
+                reader.join(timeout=10)
+
+
+class HostLauncher:
+    suite = str(REPO / "suite")
+    python = sys.executable
+
+    def __init__(self, cell: Cell, directory: Path) -> None:
+        self.cell = cell
+        self.results = str(directory)
+
+    def run(self, command: tuple[str, ...], limit: float, on_line: OnLine) -> int:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **cell_environment(self.cell)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        reader = _pumped((line.rstrip("\n") for line in process.stdout), on_line)
+        try:
+            return process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            raise TimeoutError(f"the cell ran longer than {limit} s") from None
+        finally:
+            reader.join(timeout=10)
+
+
+def cell_environment(cell: Cell) -> dict[str, str]:
+    return {
+        "VK_DRIVER_FILES": f"{icd_dir(cell.mesa)}/{cell.icd_file}",
+        "VKZC_CELL": cell.identifier,
+        "VKZC_RUNNER": f"{cell.runner.id}-{cell.arch}",
+    }
+
+
+def _container_user() -> str:
     """The caller's own uid:gid, so results stay theirs; root callers run as the image's user."""
     uid, gid = os.geteuid(), os.getegid()
     return f"{_IMAGE_UID}:{_IMAGE_UID}" if uid == 0 else f"{uid}:{gid}"
 
 
-def _spec(cell: Cell, image: str, directory: Path, command: tuple[str, ...]) -> ContainerSpec:
-    return ContainerSpec(
-        image=image,
-        command=command,
-        environment={
-            "VK_DRIVER_FILES": f"{icd_dir(cell.mesa)}/{cell.icd_file}",
-            "VKZC_CELL": cell.identifier,
-            "VKZC_RUNNER": f"{cell.runner.id}-{cell.arch}",
-        },
-        user=_user(),
-        devices=cell.devices,
-        group_add=device_gids(cell.devices),
-        results_dir=directory,
+def results_dir(root: Path, cell: Cell) -> Path:
+    return root / cell.identifier
+
+
+def prepare_results_dir(root: Path, cell: Cell, *, for_container: bool) -> Path:
+    """An empty results/<cell-id>/, writable by whoever runs the cell."""
+    directory = results_dir(root, cell)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    if for_container and os.geteuid() == 0:
+        os.chown(directory, _IMAGE_UID, _IMAGE_UID)
+    return directory
+
+
+def probe_command(launcher: Launcher) -> tuple[str, ...]:
+    output = shlex.quote(f"{launcher.results}/probe.json")
+    return ("sh", "-c", f"exec {shlex.quote(launcher.python)} -m vkzc probe --json > {output}")
+
+
+def suite_command(launcher: Launcher) -> tuple[str, ...]:
+    return (
+        launcher.python,
+        "-m",
+        "pytest",
+        launcher.suite,
+        "--vkzc-device=0",
+        "--vkzc-require-device",
+        f"--vkzc-results={launcher.results}/{RESULTS_FILE}",
+        f"--junitxml={launcher.results}/junit.xml",
     )
 
 
-def probe_command() -> tuple[str, ...]:
-    return ("sh", "-c", f"exec vkzc probe --json > {RESULTS_DIR}/probe.json")
-
-
-def suite_command() -> tuple[str, ...]:
+def rerun_command(launcher: Launcher, case_ids: Sequence[str]) -> tuple[str, ...]:
+    """The unexpected failures once more, to tell a flake from a regression."""
     return (
+        launcher.python,
+        "-m",
         "pytest",
-        SUITE_IN_IMAGE,
+        *(f"{launcher.suite}/{case_id}" for case_id in case_ids),
         "--vkzc-device=0",
-        "--vkzc-require-device",
-        f"--vkzc-results={RESULTS_DIR}/{RESULTS_FILE}",
-        f"--junitxml={RESULTS_DIR}/junit.xml",
+        f"--vkzc-results={launcher.results}/{RERUN_FILE}",
     )
 
 
@@ -116,15 +211,17 @@ def renderer_problem(cell: Cell, probe: Path) -> str | None:
 
 def run_cell(
     cell: Cell,
-    image: str,
-    root: Path,
+    directory: Path,
+    launcher: Launcher,
     *,
-    client: DockerClient,
-    on_line: Callable[[str], None] = lambda line: None,
+    expectations: Path | None,
+    on_line: OnLine = lambda line: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> CellResult:
+    """Probe, check the renderer, run the suite, rerun unexpected failures once; the verdict is
+    the suite's results against the cell's expectations."""
     start = time.monotonic()
-    directory = prepare_results_dir(root, cell)
+    write_cell_info(directory, CellInfo.from_matrix_cell(cell))
 
     def result(outcome: str, detail: str = "") -> CellResult:
         records = read_results(directory / RESULTS_FILE) if (directory / RESULTS_FILE).exists() else []
@@ -139,34 +236,27 @@ def run_cell(
 
     with (directory / "run.log").open("w", encoding="utf-8") as log:
 
-        def pump(container: Container) -> None:
-            for line in container.logs():
-                log.write(line + "\n")
-                log.flush()
-                on_line(line)
-
-        def run(command: tuple[str, ...], limit: float) -> int:
-            with Container(_spec(cell, image, directory, command), client=client) as container:
-                # The output is read beside the wait, so that a hung cell still meets its time limit.
-                reader = threading.Thread(target=pump, args=(container,), daemon=True)
-                reader.start()
-                try:
-                    return container.wait(timeout=limit)
-                finally:
-                    reader.join(timeout=10)
+        def logged(line: str) -> None:
+            log.write(line + "\n")
+            log.flush()
+            on_line(line)
 
         try:
-            if run(probe_command(), PROBE_TIMEOUT_S) != 0:
+            if launcher.run(probe_command(launcher), PROBE_TIMEOUT_S, logged) != 0:
                 return result(Outcome.ERROR, "vkzc probe failed in the cell (see run.log)")
             problem = renderer_problem(cell, directory / "probe.json")
             if problem:
                 return result(Outcome.RENDERER_MISMATCH, problem)
-            code = run(suite_command(), timeout_s)
+            code = launcher.run(suite_command(launcher), timeout_s, logged)
+            if code not in (0, 1):
+                tail = (directory / "run.log").read_text().strip().splitlines()[-1:] or [""]
+                return result(Outcome.ERROR, f"the suite exited with {code}: {tail[0]}")
+            baseline = cell_baseline(read_cell_results(directory), expectations)
+            if baseline.needs_rerun():
+                launcher.run(rerun_command(launcher, baseline.needs_rerun()), timeout_s, logged)
+                baseline = cell_baseline(read_cell_results(directory), expectations)
         except TimeoutError as e:
             return result(Outcome.TIMEOUT, str(e))
-    if code == 0:
-        return result(Outcome.PASSED)
-    if code == 1:
-        return result(Outcome.FAILED, "cases failed (see results.jsonl)")
-    tail = (directory / "run.log").read_text().strip().splitlines()[-1:] or [""]
-    return result(Outcome.ERROR, f"the suite exited with {code}: {tail[0]}")
+    if baseline.green:
+        return result(Outcome.PASSED, "; ".join(baseline.problems()))
+    return result(Outcome.FAILED, "; ".join(baseline.problems()))

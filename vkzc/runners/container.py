@@ -73,7 +73,8 @@ def spec_to_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "user": spec.user,
         "devices": [f"{device}:{device}:rw" for device in spec.devices],
         "group_add": [str(gid) for gid in spec.group_add],
-        "volumes": {str(spec.results_dir): {"bind": RESULTS_DIR, "mode": "rw"}},
+        # Docker takes a relative path for the name of a volume: bind mounts need it absolute.
+        "volumes": {str(spec.results_dir.resolve()): {"bind": RESULTS_DIR, "mode": "rw"}},
         "network_mode": "none",
         "network_disabled": True,
         "cap_drop": ["ALL"],

@@ -1,0 +1,1 @@
+"""`vkzc report`: compatibility tables from results, as Markdown, HTML and JSON."""
