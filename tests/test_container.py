@@ -191,3 +191,26 @@ def test_real_container_runs_unprivileged_and_is_removed(tmp_path: Path) -> None
 
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(container_id)
+
+
+def test_the_matrix_runner_asks_for_least_privilege(tmp_path: Path) -> None:
+    """What `vkzc matrix run` itself creates for a cell (runners/cell.py), not a hand-made spec."""
+    from vkzc.matrix import load_matrix
+    from vkzc.runners.cell import DockerLauncher
+
+    cell = load_matrix(Path(__file__).resolve().parent.parent / "matrix.yaml").cell(
+        "mesa-26.2.6-debian-sid/lavapipe/local-amd64"
+    )
+    client = FakeClient(chunks=[b"ok\n"], status=0)
+    launcher = DockerLauncher(cell, "vkzc-suite:x", tmp_path, client)
+    assert launcher.run(("true",), 60, lambda line: None) == 0
+    (kwargs,) = client.containers.created
+    assert kwargs["user"] != "0" and not kwargs["user"].startswith("0:")
+    assert kwargs["privileged"] is False and kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["network_mode"] == "none" and kwargs["network_disabled"] is True
+    assert kwargs["read_only"] is True and set(kwargs["tmpfs"]) == {"/tmp"}
+    assert kwargs["devices"] == [] and "no-new-privileges" in kwargs["security_opt"]
+    assert list(kwargs["volumes"]) == [str(tmp_path.resolve())]
+    assert not any("docker.sock" in path for path in kwargs["volumes"])
+    assert kwargs["environment"]["VK_DRIVER_FILES"] == "/usr/share/vulkan/icd.d/lvp_icd.json"
+    assert client.container.calls[-1] == "remove(force=True)"

@@ -282,7 +282,10 @@ def _machine_runner(
     doc: Document, entry: Entry, kind: type[DockerRunner] | type[HostRunner]
 ) -> tuple[Runner, Entry]:
     fields = doc.fields(
-        entry, what=f"a {kind.kind} runner", required=("id", "kind", "arch"), optional=("labels", "devices")
+        entry,
+        what=f"a {kind.kind} runner",
+        required=("id", "kind", "arch"),
+        optional=("labels", "devices", "timeouts"),
     )
     return (
         kind(
@@ -293,9 +296,21 @@ def _machine_runner(
                 _text(doc, item, _DEVICE, "a device node path under /dev (no globs)")
                 for item in (doc.sequence(fields["devices"]) if "devices" in fields else ())
             ),
+            timeouts=_timeouts(doc, fields["timeouts"]) if "timeouts" in fields else (),
         ),
         fields["id"],
     )
+
+
+def _timeouts(doc: Document, entry: Entry) -> tuple[tuple[str, float], ...]:
+    """{path: seconds}: how long one case of a path may take on this runner."""
+    limits = []
+    for path, value in doc.mapping(entry).items():
+        seconds = doc.scalar(value)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            doc.fail(value.line, f"key '{path}' must be a number of seconds above 0, not {seconds!r}")
+        limits.append((path, float(seconds)))
+    return tuple(limits)
 
 
 # A new kind (qemu) adds a reader here and a variant to model.Runner.

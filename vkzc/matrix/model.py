@@ -196,6 +196,8 @@ class DockerRunner:
     # GitHub Actions `runs-on` labels of the machine; empty for the local machine.
     labels: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
+    # Per-path time limits of one case (seconds) where this machine needs other than the defaults.
+    timeouts: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +211,7 @@ class HostRunner:
     labels: tuple[str, ...] = ()
     # The device nodes the driver uses there; they are checked, not passed anywhere.
     devices: tuple[str, ...] = ()
+    timeouts: tuple[tuple[str, float], ...] = ()
 
 
 # The loader dispatches on `kind`.

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from vkzc import log
+from vkzc.errors import Interrupted
 from vkzc.images.build import Builder, BuildFailed, Built
 from vkzc.images.plan import chain, suite_image
 from vkzc.matrix.command import selected_cells
@@ -142,23 +143,45 @@ def _run(args: argparse.Namespace) -> int:
             {id(i.cell): i for i in build_images(cells, client, args.results, progress)} if client else {}
         )
         task = progress.add_task("cells", total=len(cells))
-        for cell in cells:
-            progress.update(task, description=f"cell {cell.identifier}")
-            result = _run_cell(cell, images.get(id(cell)), client, args.results, args.expectations)
-            outcomes.append(result)
-            progress.console.print(_line(result))
-            progress.advance(task)
-    # Piped output (CI logs) is not cut to 80 columns.
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(summary_table(outcomes))
+        try:
+            for cell in cells:
+                progress.update(task, description=f"cell {cell.identifier}")
+                result = _run_cell(
+                    cell, images.get(id(cell)), client, args.results, args.expectations, resume=args.resume
+                )
+                outcomes.append(result)
+                progress.console.print(_line(result))
+                progress.advance(task)
+        except KeyboardInterrupt:
+            progress.stop()
+            _print_summary(outcomes)
+            ran = {o.identifier for o in outcomes}
+            rest = [cell.identifier for cell in cells if cell.identifier not in ran]
+            raise Interrupted(
+                f"interrupted: {len(outcomes)} of {len(cells)} cells finished; not: {', '.join(rest)}",
+                "every finished case is in results/; `vkzc matrix run --resume` runs the rest",
+            ) from None
+    _print_summary(outcomes)
     return 0 if all(o.outcome == Outcome.PASSED for o in outcomes) else 1
 
 
+def _print_summary(outcomes: Sequence[CellResult]) -> None:
+    # Piped output (CI logs) is not cut to 80 columns.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(summary_table(outcomes))
+
+
 def _run_cell(
-    cell: Cell, image: CellImage | None, client: DockerClient | None, results: Path, expectations: Path
+    cell: Cell,
+    image: CellImage | None,
+    client: DockerClient | None,
+    results: Path,
+    expectations: Path,
+    *,
+    resume: bool,
 ) -> CellResult:
     launcher: Launcher
     if image is None:
-        launcher = HostLauncher(cell, prepare_results_dir(results, cell, for_container=False))
+        launcher = HostLauncher(cell, prepare_results_dir(results, cell, for_container=False, keep=resume))
     elif image.built is None:
         return CellResult(
             identifier=cell.identifier,
@@ -169,9 +192,9 @@ def _run_cell(
         )
     else:
         assert client is not None
-        directory = prepare_results_dir(results, cell, for_container=True)
+        directory = prepare_results_dir(results, cell, for_container=True, keep=resume)
         launcher = DockerLauncher(cell, image.built.tag, directory, client)
-    return run_cell(cell, results_dir(results, cell), launcher, expectations=expectations)
+    return run_cell(cell, results_dir(results, cell), launcher, expectations=expectations, resume=resume)
 
 
 def _line(result: CellResult) -> str:
@@ -210,5 +233,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=DEFAULT_EXPECTATIONS,
         metavar="DIR",
         help=f"expected failures, flakes and skips per driver (default: {DEFAULT_EXPECTATIONS})",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished records of an earlier run and run only its incomplete and not-run cases",
     )
     run.set_defaults(func=_run)

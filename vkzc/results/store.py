@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +79,20 @@ def from_json(raw: Any) -> CaseResult:
             )
     fields["status"] = Status(fields["status"])
     return CaseResult(**fields)
+
+
+def write_results(path: Path, records: Iterable[CaseResult]) -> None:
+    """Replace the file with these records, atomically: a reader, or a crash at any moment, sees
+    either the old file or the new one, never a half-written line."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

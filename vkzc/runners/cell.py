@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -28,8 +29,11 @@ from vkzc.results.directory import cell_baseline, read_cell_results
 from vkzc.results.store import RERUN_FILE, RESULTS_FILE, read_results
 from vkzc.results.summary import Counts, counts_by_path
 from vkzc.runners.container import RESULTS_DIR, Container, ContainerSpec, DockerClient, device_gids
+from vkzc.runners.supervise import supervise
 
 SUITE_IN_IMAGE = "/opt/vkzc/src/suite"
+_NO_TESTS = 5  # pytest's exit code when a resumed run found every case already done
+_TAIL_LINES = 30
 DEFAULT_TIMEOUT_S = 30 * 60
 PROBE_TIMEOUT_S = 120
 # The uid the suite image's user has; a root caller hands it the results directory.
@@ -129,10 +133,12 @@ class HostLauncher:
         try:
             return process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
             raise TimeoutError(f"the cell ran longer than {limit} s") from None
         finally:
+            # Its own session keeps Ctrl-C from reaching it half-way; it ends with us, whatever happened.
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
             reader.join(timeout=10)
 
 
@@ -154,12 +160,12 @@ def results_dir(root: Path, cell: Cell) -> Path:
     return root / cell.identifier
 
 
-def prepare_results_dir(root: Path, cell: Cell, *, for_container: bool) -> Path:
-    """An empty results/<cell-id>/, writable by whoever runs the cell."""
+def prepare_results_dir(root: Path, cell: Cell, *, for_container: bool, keep: bool) -> Path:
+    """results/<cell-id>/, emptied unless `keep` (a resumed run), writable by whoever runs the cell."""
     directory = results_dir(root, cell)
-    if directory.exists():
+    if directory.exists() and not keep:
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
     if for_container and os.geteuid() == 0:
         os.chown(directory, _IMAGE_UID, _IMAGE_UID)
     return directory
@@ -170,16 +176,19 @@ def probe_command(launcher: Launcher) -> tuple[str, ...]:
     return ("sh", "-c", f"exec {shlex.quote(launcher.python)} -m vkzc probe --json > {output}")
 
 
-def suite_command(launcher: Launcher) -> tuple[str, ...]:
+def suite_command(launcher: Launcher, cell: Cell, *, resume: bool) -> tuple[str, ...]:
+    """The suite over the cell's device. A fresh run must execute something on it; a resumed one
+    (after a crash, or `vkzc matrix run --resume`) keeps the finished records and runs the rest."""
     return (
         launcher.python,
         "-m",
         "pytest",
         launcher.suite,
         "--vkzc-device=0",
-        "--vkzc-require-device",
         f"--vkzc-results={launcher.results}/{RESULTS_FILE}",
         f"--junitxml={launcher.results}/junit.xml",
+        *(f"--vkzc-timeout={path}={seconds:g}" for path, seconds in cell.runner.timeouts),
+        "--vkzc-resume" if resume else "--vkzc-require-device",
     )
 
 
@@ -193,6 +202,10 @@ def rerun_command(launcher: Launcher, case_ids: Sequence[str]) -> tuple[str, ...
         "--vkzc-device=0",
         f"--vkzc-results={launcher.results}/{RERUN_FILE}",
     )
+
+
+def _tail(log: Path) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-_TAIL_LINES:])
 
 
 def renderer_problem(cell: Cell, probe: Path) -> str | None:
@@ -215,11 +228,12 @@ def run_cell(
     launcher: Launcher,
     *,
     expectations: Path | None,
+    resume: bool = False,
     on_line: OnLine = lambda line: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> CellResult:
-    """Probe, check the renderer, run the suite, rerun unexpected failures once; the verdict is
-    the suite's results against the cell's expectations."""
+    """Probe, check the renderer, run the suite (in a fresh process after each crash), rerun
+    unexpected failures once; the verdict is the suite's results against the cell's expectations."""
     start = time.monotonic()
     write_cell_info(directory, CellInfo.from_matrix_cell(cell))
 
@@ -247,8 +261,15 @@ def run_cell(
             problem = renderer_problem(cell, directory / "probe.json")
             if problem:
                 return result(Outcome.RENDERER_MISMATCH, problem)
-            code = launcher.run(suite_command(launcher), timeout_s, logged)
-            if code not in (0, 1):
+            code, restarts = supervise(
+                lambda again: launcher.run(suite_command(launcher, cell, resume=again), timeout_s, logged),
+                directory / RESULTS_FILE,
+                lambda: _tail(directory / "run.log"),
+                resume=resume,
+            )
+            if restarts:
+                logged(f"vkzc: the suite went on in a fresh process {restarts} time(s) after a crash or hang")
+            if code not in (0, 1, _NO_TESTS):
                 tail = (directory / "run.log").read_text().strip().splitlines()[-1:] or [""]
                 return result(Outcome.ERROR, f"the suite exited with {code}: {tail[0]}")
             baseline = cell_baseline(read_cell_results(directory), expectations)

@@ -120,8 +120,10 @@ class ComputeProgram:
         first: int,
         count: int,
         timeout_s: float = DEFAULT_FENCE_TIMEOUT_S,
+        groups: tuple[int, int, int] | None = None,
     ) -> None:
-        """Dispatch over `count` words starting at word `first` of buffers[0], and wait.
+        """Dispatch over `count` words starting at word `first` of buffers[0], and wait. `groups`
+        overrides the workgroup count, which otherwise covers `count` with a bounded grid.
 
         A barrier makes the shader's writes visible to the host, so a mapping read afterwards
         (invalidated where the memory is not coherent) sees them.
@@ -142,7 +144,8 @@ class ComputeProgram:
         ]
         vk.vkUpdateDescriptorSets(self.device.handle, len(writes), writes, 0, None)
         push = vk.ffi.new("uint32_t[3]", [seed & 0xFFFFFFFF, first, count])
-        groups = max(1, min(MAX_GROUPS, -(-count // WORKGROUP_SIZE)))
+        if groups is None:
+            groups = (max(1, min(MAX_GROUPS, -(-count // WORKGROUP_SIZE))), 1, 1)
 
         def record(cmd: Any) -> None:
             vk.vkCmdBindPipeline(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, self.pipeline)
@@ -150,7 +153,7 @@ class ComputeProgram:
                 cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, self.layout, 0, 1, [self.descriptor_set], 0, None
             )
             vk.vkCmdPushConstants(cmd, self.layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, _REGION_SIZE, push)
-            vk.vkCmdDispatch(cmd, groups, 1, 1)
+            vk.vkCmdDispatch(cmd, *groups)
             barrier = vk.VkMemoryBarrier(
                 sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                 srcAccessMask=vk.VK_ACCESS_SHADER_WRITE_BIT,
