@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from vkzc.conformance.exits import EXIT_AFTER_TIMEOUT
 from vkzc.conformance.kernels import Kernels
 from vkzc.conformance.target import Target, open_target
 from vkzc.errors import ConfigurationError, FatalError
@@ -31,7 +32,6 @@ from vkzc.shaders import spirv
 from vkzc.vk.errors import GpuTimeout
 
 TARGET = pytest.StashKey[Target]()
-EXIT_AFTER_TIMEOUT = 75
 FAULT_INJECTION = "fault-injection"
 # Seconds a case of each path may take before the watchdog ends it; --vkzc-timeout overrides.
 DEFAULT_TIMEOUTS = {"mapped": 60.0, "host-pointer": 60.0, FAULT_INJECTION: 10.0}

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from vkzc.conformance.plugin import EXIT_AFTER_TIMEOUT
+from vkzc.conformance.exits import EXIT_AFTER_TIMEOUT
 from vkzc.results.model import Status
 from vkzc.results.store import read_results, write_results
 
