@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,9 @@ from vkzc.report.probe import read_probe
 from vkzc.results.cell import read_cell_info
 from vkzc.results.expectations import parse_fails, parse_patterns
 from vkzc.results.store import read_results
+
+# More with VKZC_FUZZ_EXAMPLES=N (the README's reliability figures used 5000).
+EXAMPLES = int(os.environ.get("VKZC_FUZZ_EXAMPLES", "300"))
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -43,14 +47,14 @@ def accepts_or_refuses(read: Callable[[Path], Any], content: bytes) -> None:
             assert str(path) in str(e)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(json_values | near_records, max_size=4), st.binary(max_size=30))
 def test_results_files(lines: list[Any], tail: bytes) -> None:
     content = "\n".join(json.dumps(line) for line in lines).encode() + tail
     accepts_or_refuses(read_results, content)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(st.text(max_size=40), max_size=6))
 def test_expectation_files(lines: list[str]) -> None:
     content = "\n".join(lines).encode()
@@ -58,7 +62,7 @@ def test_expectation_files(lines: list[str]) -> None:
     accepts_or_refuses(parse_patterns, content)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(json_values | st.fixed_dictionaries({"schema_version": st.just(1), "devices": json_values}))
 def test_probe_and_cell_files(document: Any) -> None:
     content = json.dumps(document).encode()

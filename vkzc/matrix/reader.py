@@ -33,9 +33,10 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 class Document:
     def __init__(self, text: str, *, filename: str) -> None:
         self.filename = filename
-        # The loader also constructs scalars later, with YAML's own typing of `25.0` or `yes`.
-        self._loader = yaml.SafeLoader(text)
         try:
+            # The loader also constructs scalars later, with YAML's own typing of `25.0` or `yes`.
+            # Making it already reads the text: a control character is refused right here.
+            self._loader = yaml.SafeLoader(text)
             root = self._loader.get_single_node()
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
@@ -58,7 +59,10 @@ class Document:
             return "a mapping"
         if isinstance(node, yaml.SequenceNode):
             return "a list"
-        value = self._loader.construct_object(node)
+        try:
+            value = self._loader.construct_object(node)
+        except yaml.YAMLError:
+            return f"a value YAML cannot read ({node.value})"
         if value is None:
             return "an empty value"
         kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(value))
@@ -121,7 +125,11 @@ class Document:
     def scalar(self, entry: Entry) -> object:
         if not isinstance(entry.node, yaml.ScalarNode):
             self._wrong_type(entry, "a single value")
-        return self._loader.construct_object(entry.node)
+        try:
+            return self._loader.construct_object(entry.node)
+        except yaml.YAMLError as e:
+            # e.g. the value `=`, which YAML 1.1 tags as a "value key" that SafeLoader cannot build
+            self.fail(entry.line, f"key '{entry.key}': {getattr(e, 'problem', None) or e}")
 
     def string(self, entry: Entry) -> str:
         value = self.scalar(entry) if isinstance(entry.node, yaml.ScalarNode) else None
