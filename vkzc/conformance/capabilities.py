@@ -5,8 +5,20 @@ Every skip in the suite comes from here, so every skip names the missing capabil
 
 from __future__ import annotations
 
+import errno
+import os
+import platform
+from collections.abc import Iterable
+
+from vkzc.conformance.external import ExternalSupport
+from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS, sync_fd_features
 from vkzc.conformance.target import Target
+from vkzc.dmabuf.buffer import DmaBuf, Exporter
+from vkzc.dmabuf.sync import READ, export_sync_file
+from vkzc.vk.binding import load
 from vkzc.vk.memory import MemoryType
+
+vk = load()
 
 
 def _who(target: Target) -> str:
@@ -47,3 +59,64 @@ def heap_too_small(memory_type: MemoryType, size: int) -> str | None:
         f"heap {memory_type.heap_index} of memory type {memory_type.index} holds "
         f"{memory_type.heap_size} bytes, too small for {size}"
     )
+
+
+# dma-buf and external memory (suite/test_dmabuf.py, suite/test_opaque_fd.py)
+
+
+def dmabuf_exporter_unavailable(exporter: Exporter) -> str | None:
+    return exporter.available()
+
+
+def dmabuf_size_unsupported(exporter: Exporter, size: int) -> str | None:
+    return exporter.size_unsupported(size)
+
+
+def no_dmabuf_exporter(exporters: Iterable[Exporter]) -> str | None:
+    """None when some exporter works, else every exporter's reason."""
+    reasons = []
+    for exporter in exporters:
+        reason = exporter.available()
+        if reason is None:
+            return None
+        reasons.append(f"{exporter.name}: {reason}")
+    return "no dma-buf exporter works here (" + "; ".join(reasons) + ")"
+
+
+def external_memory_unsupported(
+    target: Target, handle_type: str, support: ExternalSupport, *, export: bool
+) -> str | None:
+    """None when storage buffers can be imported (and, with `export`, exported) as `handle_type`."""
+    missing = [
+        what
+        for what, ok in (("import", support.importable), ("export", support.exportable or not export))
+        if not ok
+    ]
+    if not missing:
+        return None
+    return (
+        f"{_who(target)} cannot {' or '.join(missing)} {handle_type} storage buffers "
+        f"(externalMemoryFeatures=0x{support.features:x})"
+    )
+
+
+def sync_file_export_unsupported(dmabuf: DmaBuf) -> str | None:
+    """None when the kernel can hand out the dma-buf's implicit fences (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)."""
+    try:
+        os.close(export_sync_file(dmabuf.fd, READ))
+    except OSError as e:
+        if e.errno == errno.ENOTTY:
+            return f"the kernel ({platform.release()}) lacks DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0+)"
+        return f"{dmabuf.exporter} dma-bufs refuse DMA_BUF_IOCTL_EXPORT_SYNC_FILE: {e.strerror}"
+    return None
+
+
+def sync_fd_semaphore_unsupported(target: Target) -> str | None:
+    for extension in SEMAPHORE_EXTENSIONS:
+        reason = missing_extension(target, extension)
+        if reason:
+            return reason
+    features = sync_fd_features(target.physical)
+    if features & vk.VK_EXTERNAL_SEMAPHORE_FEATURE_IMPORTABLE_BIT:
+        return None
+    return f"{_who(target)} cannot import SYNC_FD semaphores (externalSemaphoreFeatures=0x{features:x})"

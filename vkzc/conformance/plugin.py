@@ -184,6 +184,10 @@ class Recorder:
         reports = self.pending.pop(report.nodeid)
         case_id = _case_id(report.nodeid)
         status, reason = _status(reports)
+        answers = [value for r in reports for name, value in r.user_properties if name == "driver_answer"]
+        if status is Status.PASS and answers:
+            # What a driver said to an invalid request is the finding of a negative case.
+            reason = f"driver answered {answers[-1]}"
         if case_id in self.gpu_timeouts:
             status = Status.TIMEOUT
         tail = ""
