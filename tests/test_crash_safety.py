@@ -36,6 +36,7 @@ def test_exit_descriptions() -> None:
     assert describe_exit(139) == "killed by SIGSEGV"
     assert describe_exit(137) == "killed by SIGKILL"
     assert describe_exit(75) == "exit status 75"
+    assert describe_exit(250) == "the guest kernel panicked"
 
 
 def test_injected_crashes_and_hangs_cost_one_case_each(tmp_path: Path) -> None:

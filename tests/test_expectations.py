@@ -214,9 +214,7 @@ def test_lavapipe_is_green_against_the_shipped_expectations_and_one_changed_line
     changed_outcomes = [
         (o.case_id, o.outcome) for o in baseline.outcomes if o.outcome not in (Outcome.PASS, Outcome.SKIP)
     ]
-    assert changed_outcomes == [
-        (victim, Outcome.UNEXPECTED_PASS)
-    ]
+    assert changed_outcomes == [(victim, Outcome.UNEXPECTED_PASS)]
     line = len((changed / "lavapipe-fails.txt").read_text().splitlines())
     assert baseline.problems() == (
         f"unexpected pass: {victim} — remove line {changed / 'lavapipe-fails.txt'}:{line}",

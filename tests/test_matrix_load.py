@@ -19,6 +19,7 @@ DEFAULT_CELLS = [
     "mesa-22.3.6-debian-bookworm/lavapipe/local-amd64",
     "mesa-25.0.7-debian-trixie/lavapipe/local-amd64",
     "mesa-26.2.6-debian-sid/lavapipe/local-amd64",
+    "mesa-26.2.6-debian-sid/lavapipe/qemu-amd64",
     "mesa-25.0.7-source/lavapipe/local-amd64",
 ]
 
@@ -95,9 +96,11 @@ def test_repository_matrix_pins_icd_names_and_versions() -> None:
         DEFAULT_CELLS[0]: "lvp_icd.x86_64.json",
         DEFAULT_CELLS[1]: "lvp_icd.json",
         DEFAULT_CELLS[2]: "lvp_icd.json",
-        DEFAULT_CELLS[3]: "lvp_icd.x86_64.json",
+        DEFAULT_CELLS[3]: "lvp_icd.json",
+        DEFAULT_CELLS[4]: "lvp_icd.x86_64.json",
     }
-    assert [cell.mesa.version for cell in matrix.default_cells] == ["22.3.6", "25.0.7", "26.2.6", "25.0.7"]
+    versions = [cell.mesa.version for cell in matrix.default_cells]
+    assert versions == ["22.3.6", "25.0.7", "26.2.6", "26.2.6", "25.0.7"]
 
 
 def test_the_small_valid_matrix_loads() -> None:
@@ -265,9 +268,9 @@ MALFORMED = [
     (
         "unknown runner kind",
         "kind: docker\n    arch: amd64",
-        "kind: qemu\n    arch: amd64",
-        "qemu",
-        ["'kind'"],
+        "kind: dokcer\n    arch: amd64",
+        "dokcer",
+        ["'kind'", "did you mean 'docker'"],
         True,
     ),
     ("unknown suite", "suite: sid", "suite: sidd", "sidd", ["'suite'", "did you mean 'sid'"], True),

@@ -56,6 +56,7 @@ def test_glob_selects_in_matrix_order(cells: tuple[Cell, ...]) -> None:
         "mesa-22.3.6-debian-bookworm/lavapipe/local-amd64",
         "mesa-25.0.7-debian-trixie/lavapipe/local-amd64",
         "mesa-26.2.6-debian-sid/lavapipe/local-amd64",
+        "mesa-26.2.6-debian-sid/lavapipe/qemu-amd64",
     ]
 
 

@@ -108,7 +108,7 @@ def test_the_hardware_job_list_is_one_entry_per_labelled_runner(tmp_path: Path) 
 
 def test_publish_renders_html_for_pages() -> None:
     runs = "\n".join(step.get("run", "") for step in steps("publish"))
-    assert "tox -e report -- published --format html --output site/index.html" in runs
+    assert "tox -e report -- published results-archive --format html --output site/index.html" in runs
     on = workflow("publish")[True]
     assert on["workflow_run"]["workflows"] == ["matrix", "hardware"]
     assert any(step.get("uses", "").startswith("actions/deploy-pages@") for step in steps("publish"))

@@ -1,4 +1,5 @@
-"""Building a cell's images with the Docker SDK, each only when its content tag is missing."""
+"""Building a cell's images with the Docker SDK, each only when its content tag is missing; a qemu cell's
+disk image is made the same way, from its suite image."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vkzc.errors import EnvironmentMissing
-from vkzc.images import base, wheelhouse
-from vkzc.images.plan import IMAGES_DIR, BaseImage, DockerfileImage, Image, content_tag, source_digest
+from vkzc.images import base, disk, wheelhouse
+from vkzc.images.plan import (
+    IMAGES_DIR,
+    BaseImage,
+    DiskImage,
+    DockerfileImage,
+    Image,
+    content_tag,
+    source_digest,
+)
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) :")
 
@@ -61,11 +70,11 @@ class Builder:
         return built
 
     def _ensure(self, image: Image) -> Built:
-        parent = self.ensure(image.parent) if isinstance(image, DockerfileImage) else None
+        parent = None if isinstance(image, BaseImage) else self.ensure(image.parent)
         extra = source_digest() if isinstance(image, DockerfileImage) and image.carries_vkzc else b""
         tag = content_tag(image, parent.image_id if parent else None, extra)
         log_path = self.logs / f"{tag.replace(':', '_')}.log"
-        existing = self._image_id(tag)
+        existing = self._image_id(image, tag)
         if existing:
             return Built(tag=tag, image_id=existing, built=False, seconds=0.0, log=log_path)
         start = time.monotonic()
@@ -74,20 +83,33 @@ class Builder:
             try:
                 if isinstance(image, BaseImage):
                     self._bootstrap(image, tag, log)
+                elif isinstance(image, DiskImage):
+                    assert parent is not None
+                    disk.make(
+                        self.client,
+                        parent.tag,
+                        tag,
+                        lambda line: print(line, file=log, flush=True),
+                        lambda done, steps: self.progress(tag, done, steps),
+                    )
                 else:
                     assert parent is not None
                     self._docker_build(image, tag, parent.tag, log)
             except EnvironmentMissing as e:
                 log.write(f"\n{e}\n")
                 raise BuildFailed(tag, log_path, str(e)) from None
-        image_id = self._image_id(tag)
+        image_id = self._image_id(image, tag)
         if image_id is None:
             raise BuildFailed(tag, log_path, "the engine reports no image after the build")
         return Built(tag=tag, image_id=image_id, built=True, seconds=time.monotonic() - start, log=log_path)
 
-    def _image_id(self, tag: str) -> str | None:
+    def _image_id(self, image: Image, tag: str) -> str | None:
+        """The engine's id of the image; for a disk image, its directory in the cache."""
         import docker.errors
 
+        if isinstance(image, DiskImage):
+            found = disk.find(tag)
+            return str(found) if found else None
         try:
             return str(self.client.images.get(tag).id)
         except docker.errors.ImageNotFound:

@@ -4,6 +4,10 @@ A cell runs in `vkzc-suite:<key>-<hash>`, built on `vkzc-mesa:<key>-<hash>`, bui
 `vkzc-base:<suite>-<arch>-<hash>`. Each hash covers the recipe (Dockerfile or bootstrap
 settings), the build arguments, the parent image's id and, for the suite layer, vkzc's own
 files: change any of them and the tag changes; change none and the image is reused.
+
+A qemu cell's suite layer sits on `vkzc-vm:<key>-linux-<suite>-<hash>` (Debian's kernel over the
+mesa image), and the cell boots `vkzc-disk:…`, that suite image's root filesystem made into a disk
+image (vkzc/images/disk.py): a directory in vkzc's cache rather than an engine image.
 """
 
 from __future__ import annotations
@@ -13,7 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vkzc.matrix.model import Arch, Cell, DebianPackages, DebianSource, Git, Installed, MesaBuild, Tarball
+from vkzc.matrix.model import (
+    Arch,
+    Cell,
+    DebianPackages,
+    DebianSource,
+    DebianSuite,
+    Git,
+    Installed,
+    MesaBuild,
+    QemuRunner,
+    Tarball,
+)
 
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGES_DIR = REPO / "images"
@@ -65,7 +80,29 @@ class DockerfileImage:
         return (IMAGES_DIR / self.dockerfile).read_bytes()
 
 
-Image = BaseImage | DockerfileImage
+@dataclass(frozen=True, kw_only=True)
+class DiskImage:
+    """A suite image's root filesystem as an ext4 disk image, its kernel and initrd beside it."""
+
+    parent: DockerfileImage
+
+    repository = "vkzc-disk"
+
+    @property
+    def key(self) -> str:
+        return self.parent.key
+
+    @property
+    def arch(self) -> Arch:
+        return self.parent.arch
+
+    def recipe(self) -> bytes:
+        from vkzc.images import disk
+
+        return disk.RECIPE.encode()
+
+
+Image = BaseImage | DockerfileImage | DiskImage
 
 
 def content_tag(image: Image, parent_id: str | None, extra: bytes = b"") -> str:
@@ -133,21 +170,46 @@ def mesa_image(mesa: MesaBuild, arch: Arch, mirror: str = DEFAULT_MIRROR) -> Doc
     )
 
 
+# Debian's linux-image-<flavour> per architecture.
+_KERNEL_FLAVOUR: dict[Arch, str] = {"amd64": "amd64", "arm64": "arm64"}
+
+
+def vm_image(mesa: DockerfileImage, kernel: DebianSuite) -> DockerfileImage:
+    """Debian's kernel from the suite `kernel` over a mesa image. It goes below the suite layer, so
+    that an edit to vkzc rebuilds that small layer only, never the kernel's."""
+    return DockerfileImage(
+        repository="vkzc-vm",
+        key=f"{mesa.key}-linux-{kernel}",
+        dockerfile="vm.Dockerfile",
+        buildargs=(("KERNEL_SUITE", kernel), ("KERNEL_FLAVOUR", _KERNEL_FLAVOUR[mesa.arch])),
+        parent=mesa,
+    )
+
+
 def suite_image(cell: Cell, mirror: str = DEFAULT_MIRROR) -> DockerfileImage:
-    mesa = mesa_image(cell.mesa, cell.arch, mirror)
+    parent = mesa_image(cell.mesa, cell.arch, mirror)
+    if isinstance(cell.runner, QemuRunner):
+        parent = vm_image(parent, cell.runner.kernel)
     return DockerfileImage(
         repository="vkzc-suite",
-        key=f"{cell.mesa.id}-{cell.arch}",
+        # <mesa-id>-<arch>, with -linux-<suite> for a VM's.
+        key=parent.key,
         dockerfile="suite.Dockerfile",
         buildargs=(),
-        parent=mesa,
+        parent=parent,
         carries_vkzc=True,
     )
+
+
+def cell_image(cell: Cell, mirror: str = DEFAULT_MIRROR) -> DockerfileImage | DiskImage:
+    """What a cell runs in: its suite image, or for a qemu cell the disk image made from it."""
+    suite = suite_image(cell, mirror)
+    return DiskImage(parent=suite) if isinstance(cell.runner, QemuRunner) else suite
 
 
 def chain(image: Image) -> list[Image]:
     """The image and its ancestors, base first: the order they are built in."""
     out: list[Image] = [image]
-    while isinstance(out[-1], DockerfileImage):
+    while not isinstance(out[-1], BaseImage):
         out.append(out[-1].parent)
     return out[::-1]

@@ -28,6 +28,7 @@ from vkzc.matrix.model import (
     Matrix,
     MesaBuild,
     MesaSource,
+    QemuRunner,
     Runner,
     Tarball,
 )
@@ -313,10 +314,66 @@ def _timeouts(doc: Document, entry: Entry) -> tuple[tuple[str, float], ...]:
     return tuple(limits)
 
 
-# A new kind (qemu) adds a reader here and a variant to model.Runner.
+# QEMU boots amd64 guests only for now: arm64 images are smoke-tested with qemu-user instead.
+_QEMU_ARCHES: tuple[Arch, ...] = ("amd64",)
+_MEMORY = re.compile(r"([1-9][0-9]*)([MG])")
+_MODULE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _qemu_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
+    fields = doc.fields(
+        entry,
+        what="a qemu runner",
+        required=("id", "kind", "arch", "kernel"),
+        optional=("memory", "cpus", "modules", "virtio_gpu", "devices", "labels", "timeouts"),
+    )
+    # Absent keys keep the model's defaults (a dataclass keeps them as class attributes).
+    return (
+        QemuRunner(
+            id=_id(doc, fields["id"]),
+            arch=cast(Arch, doc.choice(fields["arch"], _QEMU_ARCHES)),
+            kernel=cast(DebianSuite, doc.choice(fields["kernel"], DEBIAN_SUITES)),
+            memory_mib=_memory(doc, fields["memory"]) if "memory" in fields else QemuRunner.memory_mib,
+            cpus=_count(doc, fields["cpus"]) if "cpus" in fields else QemuRunner.cpus,
+            modules=tuple(
+                _text(doc, item, _MODULE, "a kernel module name")
+                for item in (doc.sequence(fields["modules"]) if "modules" in fields else ())
+            ),
+            virtio_gpu=doc.boolean(fields["virtio_gpu"]) if "virtio_gpu" in fields else QemuRunner.virtio_gpu,
+            devices=tuple(
+                _text(doc, item, _DEVICE, "a device node path under /dev (no globs)")
+                for item in (doc.sequence(fields["devices"]) if "devices" in fields else ())
+            ),
+            labels=doc.strings(fields["labels"]) if "labels" in fields else (),
+            timeouts=_timeouts(doc, fields["timeouts"]) if "timeouts" in fields else (),
+        ),
+        fields["id"],
+    )
+
+
+def _memory(doc: Document, entry: Entry) -> int:
+    """`4G` or `2048M` (QEMU's own -m spelling) in MiB."""
+    value = doc.scalar(entry)
+    size = _MEMORY.fullmatch(value) if isinstance(value, str) else None
+    if size is None:
+        doc.fail(
+            entry.line, f"key '{entry.key}' value '{value}' is not a memory size", "write it as 4G or 2048M"
+        )
+    return int(size.group(1)) * (1024 if size.group(2) == "G" else 1)
+
+
+def _count(doc: Document, entry: Entry) -> int:
+    value = doc.scalar(entry)
+    # bool is an int to Python, but `cpus: yes` is no count.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        doc.fail(entry.line, f"key '{entry.key}' expected a whole number of at least 1, got {value!r}")
+    return value
+
+
 _RUNNER_KINDS: dict[str, Callable[[Document, Entry], tuple[Runner, Entry]]] = {
     "docker": _docker_runner,
     "host": _host_runner,
+    "qemu": _qemu_runner,
 }
 
 
@@ -382,7 +439,7 @@ def _infeasible(mesa: MesaBuild, driver: Driver, runner: Runner) -> str:
     if isinstance(runner, HostRunner) != isinstance(mesa.source, Installed):
         return (
             f"runner '{runner.id}' ({runner.kind}) and Mesa build '{mesa.id}' ({mesa.source.kind}) do not go "
-            "together: host runners use an installed driver, docker runners build images"
+            "together: host runners use an installed driver, docker and qemu runners build images"
         )
     if not mesa.provides(driver):
         return f"Mesa build '{mesa.id}' does not build '{driver.mesa_driver}' (its vulkan_drivers)"

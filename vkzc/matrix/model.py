@@ -214,8 +214,32 @@ class HostRunner:
     timeouts: tuple[tuple[str, float], ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class QemuRunner:
+    """A virtual machine that QEMU boots on whatever machine runs vkzc, with Debian's kernel from
+    `kernel`: it gives a cell the kernel's dma-buf exporters (udmabuf, dma-heaps, vgem, virtio-gpu)
+    that a container on our machines lacks. vkzc/runners/qemu.py runs it."""
+
+    kind: ClassVar[str] = "qemu"
+    id: str
+    arch: Arch
+    # The Debian suite whose linux-image the VM boots (images/vm.Dockerfile).
+    kernel: DebianSuite
+    memory_mib: int = 4096
+    cpus: int = 2
+    # Loaded in this order before the command runs (no udev there to load them): the first DRM
+    # driver loaded gets card0/renderD128.
+    modules: tuple[str, ...] = ()
+    # Attach QEMU's virtio-gpu (2D, KMS) and load its driver after `modules`.
+    virtio_gpu: bool = False
+    # Guest device nodes that must exist once the modules are loaded; the cell's user gets them.
+    devices: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    timeouts: tuple[tuple[str, float], ...] = ()
+
+
 # The loader dispatches on `kind`.
-Runner = DockerRunner | HostRunner
+Runner = DockerRunner | HostRunner | QemuRunner
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,11 +23,12 @@ from rich.table import Table
 
 from vkzc import log
 from vkzc.errors import Interrupted
+from vkzc.images import disk
 from vkzc.images.build import Builder, BuildFailed, Built
-from vkzc.images.plan import chain, suite_image
+from vkzc.images.plan import cell_image, chain
 from vkzc.matrix.command import selected_cells
 from vkzc.matrix.load import load_matrix
-from vkzc.matrix.model import Cell, DockerRunner
+from vkzc.matrix.model import Cell, DockerRunner, QemuRunner
 from vkzc.runners.cell import (
     CellResult,
     DockerLauncher,
@@ -39,10 +40,13 @@ from vkzc.runners.cell import (
     run_cell,
 )
 from vkzc.runners.container import DockerClient, docker_client
+from vkzc.runners.qemu import QemuLauncher
 
 DEFAULT_RESULTS = Path("results")
 DEFAULT_EXPECTATIONS = Path("expectations")
 _MARKS = {Outcome.PASSED: "[green]✓ passed[/]", Outcome.FAILED: "[red]✗ failed[/]"}
+# Runners whose cells run in images built here (a qemu cell boots a disk made from one).
+_IMAGE_RUNNERS = (DockerRunner, QemuRunner)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,9 +87,9 @@ def _progress() -> Iterator[Progress]:
 def build_images(
     cells: Sequence[Cell], client: DockerClient, results: Path, progress: Progress
 ) -> list[CellImage]:
-    """The images of the docker cells among `cells`, each built once however many cells share it."""
-    cells = [cell for cell in cells if isinstance(cell.runner, DockerRunner)]
-    images = {id(cell): chain(suite_image(cell)) for cell in cells}
+    """The images of the docker and qemu cells among `cells`, each built once however many share it."""
+    cells = [cell for cell in cells if isinstance(cell.runner, _IMAGE_RUNNERS)]
+    images = {id(cell): chain(cell_image(cell)) for cell in cells}
     total = len({image for steps in images.values() for image in steps})
     task = progress.add_task("images", total=total)
     step = progress.add_task("", total=1, visible=False)
@@ -119,7 +123,7 @@ def build_images(
 
 def _build(args: argparse.Namespace) -> int:
     cells = _cells(args)
-    if not any(isinstance(cell.runner, DockerRunner) for cell in cells):
+    if not any(isinstance(cell.runner, _IMAGE_RUNNERS) for cell in cells):
         log.info("the selected cells run on their host: there are no images to build")
         return 0
     client = docker_client()
@@ -135,7 +139,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     cells = _cells(args)
-    needs_docker = any(isinstance(cell.runner, DockerRunner) for cell in cells)
+    needs_docker = any(isinstance(cell.runner, _IMAGE_RUNNERS) for cell in cells)
     client = docker_client() if needs_docker else None
     outcomes: list[CellResult] = []
     with _progress() as progress:
@@ -190,6 +194,9 @@ def _run_cell(
             seconds=0.0,
             results_dir=results_dir(results, cell),
         )
+    elif isinstance(cell.runner, QemuRunner):
+        directory = prepare_results_dir(results, cell, for_container=True, keep=resume)
+        launcher = QemuLauncher(cell, disk.load(disk.directory(image.built.tag)), directory)
     else:
         assert client is not None
         directory = prepare_results_dir(results, cell, for_container=True, keep=resume)

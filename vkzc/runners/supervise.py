@@ -13,17 +13,20 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from vkzc.conformance.exits import EXIT_AFTER_TIMEOUT
+from vkzc.conformance.exits import EXIT_AFTER_TIMEOUT, GUEST_LOST, GUEST_PANIC
 from vkzc.results.model import Status
 from vkzc.results.store import read_results, write_results
 
 # A suite whose every case crashes still ends: after this many fresh processes, it stops.
 MAX_RESTARTS = 200
 _NO_TESTS_COLLECTED = 5
+_LAUNCHER_ENDS = {GUEST_PANIC: "the guest kernel panicked", GUEST_LOST: "the VM was lost"}
 
 
 def describe_exit(code: int) -> str:
     """`killed by SIGSEGV` for a signal (negative from subprocess, 128+N from a container's shell)."""
+    if code in _LAUNCHER_ENDS:
+        return _LAUNCHER_ENDS[code]
     number = -code if code < 0 else code - 128 if 128 < code < 128 + 65 else None
     if number is not None:
         try:
