@@ -9,58 +9,24 @@ from __future__ import annotations
 import pytest
 
 from vkzc.conformance import capabilities
-from vkzc.conformance.hostmem import SOURCES, HostAllocation, allocate
+from vkzc.conformance.hostmem import (
+    SOURCES,
+    HostAllocation,
+    NotImportable,
+    allocate,
+    host_pointer_alignment,
+    import_host_pointer,
+)
 from vkzc.conformance.ids import KiB, MiB, size_id
 from vkzc.conformance.kernels import STORAGE, Kernels
 from vkzc.conformance.target import Target
 from vkzc.pattern import mismatch, pattern, transform
-from vkzc.vk.binding import load
 from vkzc.vk.device import Device
-from vkzc.vk.errors import check
-from vkzc.vk.memory import HOST_COHERENT, Memory, select_memory_type
-from vkzc.vk.resources import Buffer
+from vkzc.vk.memory import HOST_COHERENT
 
-vk = load()
 pytestmark = pytest.mark.path("host-pointer")
 DEVICE_EXTENSIONS = ("VK_KHR_external_memory", "VK_EXT_external_memory_host")
-HOST_ALLOCATION = vk.VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT
 DIRECTIONS = ("gpu-writes", "cpu-writes", "roundtrip")
-
-
-def _alignment(device: Device) -> int:
-    props = vk.VkPhysicalDeviceExternalMemoryHostPropertiesEXT(
-        sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT
-    )
-    device.physical.properties2(props)
-    return int(props.minImportedHostPointerAlignment)
-
-
-def _import(device: Device, host: HostAllocation) -> tuple[Buffer, Memory]:
-    buffer = Buffer(device, host.size, STORAGE, external_handle_types=HOST_ALLOCATION)
-    pointer = vk.ffi.cast("void *", host.address)
-    props = vk.VkMemoryHostPointerPropertiesEXT(sType=vk.VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT)
-    check(
-        "vkGetMemoryHostPointerPropertiesEXT",
-        device.proc("vkGetMemoryHostPointerPropertiesEXT"),
-        device.handle,
-        HOST_ALLOCATION,
-        pointer,
-        vk.ffi.addressof(props),
-    )
-    allowed = props.memoryTypeBits & buffer.requirements.type_bits
-    memory_type = select_memory_type(device.memory_types, allowed, 0, HOST_COHERENT)
-    assert memory_type is not None, (
-        f"no memory type can import this pointer for a storage buffer "
-        f"(host pointer bits 0x{props.memoryTypeBits:x}, buffer bits 0x{buffer.requirements.type_bits:x})"
-    )
-    info = vk.VkImportMemoryHostPointerInfoEXT(
-        sType=vk.VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT,
-        handleType=HOST_ALLOCATION,
-        pHostPointer=pointer,
-    )
-    memory = device.allocate(host.size, memory_type, info)
-    buffer.bind(memory)
-    return buffer, memory
 
 
 @pytest.mark.parametrize("size", [64 * KiB, 4 * MiB, 64 * MiB], ids=size_id)
@@ -69,7 +35,7 @@ def _import(device: Device, host: HostAllocation) -> tuple[Buffer, Memory]:
 def test_host_pointer(
     target: Target, device: Device, kernels: Kernels, source: str, direction: str, size: int, seed: int
 ):
-    alignment = _alignment(device)
+    alignment = host_pointer_alignment(device)
     size = -(-size // alignment) * alignment
     reason = capabilities.storage_range_too_small(target, size)
     if reason:
@@ -86,7 +52,10 @@ def test_host_pointer(
 def _check_direction(
     device: Device, kernels: Kernels, host: HostAllocation, direction: str, seed: int
 ) -> None:
-    buffer, memory = _import(device, host)
+    try:
+        buffer, memory = import_host_pointer(device, host.address, host.size, STORAGE)
+    except NotImportable as e:
+        pytest.fail(str(e))
     coherent = memory.type.has(HOST_COHERENT)
     if not coherent:
         memory.map()

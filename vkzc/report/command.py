@@ -11,6 +11,7 @@ from vkzc.report.html import render_html
 from vkzc.report.jsondoc import render_json
 from vkzc.report.markdown import render_markdown
 from vkzc.report.model import build_report
+from vkzc.report.perf import bench_only, build_performance
 from vkzc.results.directory import CellResults, find_cells
 
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
@@ -24,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Render the compatibility table (cells × paths, passed/executed with skips apart), the "
             "advertised-vs-verified table from each cell's probe.json, each cell's verdict against the "
-            "expectation files, and with --compare what changed since an earlier run."
+            "expectation files, the performance table of cells that have a bench.json, and with --compare "
+            "what changed since an earlier run (cases, and benchmark medians beyond ±10%)."
         ),
     )
     parser.add_argument(
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         expectations_dir=expectations,
         old=old,
         compared_with=str(args.compare) if args.compare else None,
+        performance=build_performance(args.results, old=args.compare),
     )
     text = RENDERERS[args.format](report)
     if args.output is None:
@@ -77,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 def _cells(paths: list[Path]) -> list[CellResults]:
     cells: dict[str, CellResults] = {}
     for path in paths:
+        if bench_only(path):
+            continue
         for cell in find_cells(path):
             first = cells.get(cell.identifier)
             if first is not None:

@@ -14,6 +14,7 @@ from vkzc import __version__
 from vkzc.report.assets import CSS, JS
 from vkzc.report.compare import Change
 from vkzc.report.model import FAILED, KNOWN, MARKS, NOT_RUN, PASSED, CellRow, Column, Entry, Report, plural
+from vkzc.report.perf_html import render_performance_html
 from vkzc.results.model import Status
 
 _MARK_CLASS = {PASSED: "pass", FAILED: "fail", KNOWN: "known", NOT_RUN: "none"}
@@ -43,6 +44,9 @@ def render_html(report: Report) -> str:
         "<section><h2>By path and format</h2>",
         _features(report),
         "</section>",
+        render_performance_html(report.performance, {row.identifier: row.driver for row in report.rows})
+        if report.performance
+        else "",
         _problems(report),
         _comparison(report),
         f"<script>{JS}</script></body></html>",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vkzc.report.compare import Change, Comparison
 from vkzc.report.model import MARKS, Report
+from vkzc.report.perf_markdown import render_performance_markdown
 from vkzc.results.model import Status
 
 _CHANGE_ORDER = (Change.REGRESSION, Change.FIX, Change.ENABLED, Change.DISABLED)
@@ -12,7 +13,8 @@ _CHANGE_ORDER = (Change.REGRESSION, Change.FIX, Change.ENABLED, Change.DISABLED)
 def render_markdown(report: Report) -> str:
     lines = ["## vkzc compatibility", ""]
     if not report.rows:
-        return "\n".join([*lines, "No results.", ""])
+        performance = render_performance_markdown(report.performance) if report.performance else []
+        return "\n".join([*lines, "No results.", *performance, ""])
     lines += _table(
         ["cell", "driver", "Mesa", "device", "runner", "verdict", *(c.label for c in report.columns)],
         [
@@ -41,6 +43,8 @@ def render_markdown(report: Report) -> str:
     if report.comparison is not None:
         lines += ["", f"### Changes since {report.compared_with or 'the earlier run'}", ""]
         lines += _comparison(report.comparison)
+    if report.performance is not None:
+        lines += render_performance_markdown(report.performance)
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vkzc.report.compare import Comparison, compare
 from vkzc.report.features import feature
+from vkzc.report.perf import Performance
 from vkzc.report.probe import PROBE_FILE, DeviceCapabilities, device_named, read_probe
 from vkzc.results.baseline import Baseline, Outcome, apply_expectations
 from vkzc.results.directory import CellResults, cell_expectations
@@ -126,6 +127,7 @@ class Report:
     columns: tuple[Column, ...]
     comparison: Comparison | None
     compared_with: str | None
+    performance: Performance | None = None  # from the cells' bench.json; never part of the verdict
 
     @property
     def green(self) -> bool:
@@ -138,6 +140,7 @@ def build_report(
     expectations_dir: Path | None,
     old: Sequence[CellResults] | None = None,
     compared_with: str | None = None,
+    performance: Performance | None = None,
 ) -> Report:
     rows = tuple(_row(cell, expectations_dir) for cell in sorted(cells, key=lambda c: c.identifier))
     columns = sorted({column for row in rows for column, _ in row.entries}, key=_column_order)
@@ -146,6 +149,7 @@ def build_report(
         columns=tuple(columns),
         comparison=compare(old, cells) if old is not None else None,
         compared_with=compared_with,
+        performance=performance,
     )
 
 
