@@ -12,10 +12,12 @@ from collections.abc import Iterable
 
 from vkzc.conformance.external import ExternalSupport
 from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS, sync_fd_features
+from vkzc.conformance.modifier_queries import modifier_name
 from vkzc.conformance.target import Target
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
 from vkzc.dmabuf.sync import READ, export_sync_file
 from vkzc.vk.binding import load
+from vkzc.vk.formats import DrmFormatModifier, ImageFormatAnswer, modifier_list2_available
 from vkzc.vk.memory import MemoryType
 
 vk = load()
@@ -120,3 +122,66 @@ def sync_fd_semaphore_unsupported(target: Target) -> str | None:
     if features & vk.VK_EXTERNAL_SEMAPHORE_FEATURE_IMPORTABLE_BIT:
         return None
     return f"{_who(target)} cannot import SYNC_FD semaphores (externalSemaphoreFeatures=0x{features:x})"
+
+
+# DRM format modifiers (suite/test_modifiers.py)
+
+
+def modifier_list2_unavailable(target: Target) -> str | None:
+    if modifier_list2_available(target.physical):
+        return None
+    return (
+        f"{_who(target)} has neither Vulkan 1.3 nor VK_KHR_format_feature_flags2: "
+        "no VkDrmFormatModifierPropertiesList2EXT to compare"
+    )
+
+
+def modifier_not_listed(
+    target: Target, format_name: str, modifier: int, modifiers: tuple[DrmFormatModifier, ...]
+) -> str | None:
+    if any(m.value == modifier for m in modifiers):
+        return None
+    names = ", ".join(modifier_name(m.value) for m in modifiers)
+    return (
+        f"{_who(target)} does not list {modifier_name(modifier)} for {format_name} "
+        f"(VkDrmFormatModifierPropertiesListEXT: {names or 'no modifier'})"
+    )
+
+
+def modifier_image_unsupported(
+    target: Target, what: str, answer: ImageFormatAnswer, *, export: bool
+) -> str | None:
+    """None when the driver supports the image described by `what` and can import it (and, with `export`,
+    export it); otherwise its answer."""
+    if not answer.supported:
+        return (
+            f"{_who(target)} does not support {what}: "
+            f"vkGetPhysicalDeviceImageFormatProperties2 returned {answer.result}"
+        )
+    external = answer.external
+    if external is None:
+        return None
+    missing = [
+        verb
+        for verb, ok in (("import", external.importable), ("export", external.exportable or not export))
+        if not ok
+    ]
+    if not missing:
+        return None
+    return (
+        f"{_who(target)} supports {what} but cannot {' or '.join(missing)} them "
+        f"(externalMemoryFeatures=0x{external.features:x})"
+    )
+
+
+def modifier_lacks_feature(target: Target, what: str, feature: str, bit: int, features: int) -> str | None:
+    if features & bit:
+        return None
+    return f"{_who(target)} lists {what} without {feature} (drmFormatModifierTilingFeatures=0x{features:x})"
+
+
+def disjoint_needs_dedicated(target: Target, what: str, answer: ImageFormatAnswer) -> str | None:
+    # A dedicated allocation names one image and cannot bind a single plane of a DISJOINT image.
+    if answer.external is None or not answer.external.dedicated_only:
+        return None
+    return f"{_who(target)} needs dedicated allocations for {what}, which DISJOINT images cannot have"

@@ -36,7 +36,15 @@ from vkzc.probe.model import (
 from vkzc.probe.modifiers import LINEAR, describe
 from vkzc.vk.binding import load
 from vkzc.vk.errors import VulkanError, call
-from vkzc.vk.instance import Instance, PhysicalDevice, link, version_string
+from vkzc.vk.formats import (
+    MODIFIER_EXTENSION,
+    DrmFormatModifier,
+    ExternalMemoryFeatures,
+    drm_format_modifiers,
+    image_format_properties,
+    modifier_list2_available,
+)
+from vkzc.vk.instance import Instance, PhysicalDevice, version_string
 from vkzc.vk.memory import memory_types, property_names
 
 vk = load()
@@ -75,8 +83,6 @@ MODIFIER_FORMATS = (
     "G8_B8R8_2PLANE_420_UNORM",
     "G10X6_B10X6R10X6_2PLANE_420_UNORM_3PACK16",
 )
-_DRM_MODIFIER_EXTENSION = "VK_EXT_image_drm_format_modifier"
-_API_1_3 = vk.VK_MAKE_VERSION(1, 3, 0)
 
 
 def collect(selector: str | None) -> ProbeReport:
@@ -112,7 +118,7 @@ def _no_driver(error: VulkanError) -> EnvironmentMissing:
 
 def probe_device(device: PhysicalDevice) -> DeviceRecord:
     extensions = device.extensions
-    modifiers = _drm_format_modifiers(device) if _DRM_MODIFIER_EXTENSION in extensions else None
+    modifiers = _drm_format_modifiers(device) if MODIFIER_EXTENSION in extensions else None
     ids = vk.VkPhysicalDeviceIDProperties(sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES)
     pci = vk.VkPhysicalDevicePCIBusInfoPropertiesEXT(
         sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT
@@ -191,7 +197,7 @@ def _external_buffer(
     vk.vkGetPhysicalDeviceExternalBufferProperties(
         device.handle, vk.ffi.addressof(info), vk.ffi.addressof(out)
     )
-    properties = _external_properties(out.externalMemoryProperties)
+    properties = _external_properties(ExternalMemoryFeatures.of(out.externalMemoryProperties))
     return ExternalMemoryRecord(handle_type=name, status=_status(properties), properties=properties)
 
 
@@ -238,56 +244,24 @@ def _external_image(
         return ABSENT, None
     if tiling == vk.VK_IMAGE_TILING_DRM_FORMAT_MODIFIER_EXT and modifier is None:
         return NO_MODIFIER, None
-    info = vk.VkPhysicalDeviceImageFormatInfo2(
-        sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_IMAGE_FORMAT_INFO_2,
-        format=fmt,
-        type=vk.VK_IMAGE_TYPE_2D,
-        tiling=tiling,
-        usage=IMAGE_USAGE,
-        flags=0,
+    answer = image_format_properties(
+        device, fmt=fmt, tiling=tiling, usage=IMAGE_USAGE, handle_type=handle_type, modifier=modifier
     )
-    external = vk.VkPhysicalDeviceExternalImageFormatInfo(
-        sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO, handleType=handle_type
-    )
-    chain = [external]
-    if modifier is not None:
-        chain.append(
-            vk.VkPhysicalDeviceImageDrmFormatModifierInfoEXT(
-                sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_IMAGE_DRM_FORMAT_MODIFIER_INFO_EXT,
-                drmFormatModifier=modifier,
-                sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE,
-            )
-        )
-    link(info, *chain)
-    external_out = vk.VkExternalImageFormatProperties(
-        sType=vk.VK_STRUCTURE_TYPE_EXTERNAL_IMAGE_FORMAT_PROPERTIES
-    )
-    out = link(
-        vk.VkImageFormatProperties2(sType=vk.VK_STRUCTURE_TYPE_IMAGE_FORMAT_PROPERTIES_2), external_out
-    )
-    try:
-        call(
-            "vkGetPhysicalDeviceImageFormatProperties2",
-            device.handle,
-            vk.ffi.addressof(info),
-            vk.ffi.addressof(out),
-        )
-    except VulkanError as e:
+    if answer.external is None:
         # VK_ERROR_FORMAT_NOT_SUPPORTED is the spec's answer for an unsupported combination: a finding.
-        return e.result_name, None
-    properties = _external_properties(external_out.externalMemoryProperties)
+        return answer.result, None
+    properties = _external_properties(answer.external)
     return _status(properties), properties
 
 
-def _external_properties(raw: Any) -> ExternalMemoryProperties:
+def _external_properties(raw: ExternalMemoryFeatures) -> ExternalMemoryProperties:
     handle_names = enum_names("VkExternalMemoryHandleTypeFlagBits", "VK_EXTERNAL_MEMORY_HANDLE_TYPE_")
-    features = raw.externalMemoryFeatures
     return ExternalMemoryProperties(
-        exportable=bool(features & vk.VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT),
-        importable=bool(features & vk.VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT),
-        dedicated_only=bool(features & vk.VK_EXTERNAL_MEMORY_FEATURE_DEDICATED_ONLY_BIT),
-        export_from_imported_handle_types=flag_names(raw.exportFromImportedHandleTypes, handle_names),
-        compatible_handle_types=flag_names(raw.compatibleHandleTypes, handle_names),
+        exportable=raw.exportable,
+        importable=raw.importable,
+        dedicated_only=raw.dedicated_only,
+        export_from_imported_handle_types=flag_names(raw.export_from_imported, handle_names),
+        compatible_handle_types=flag_names(raw.compatible, handle_names),
     )
 
 
@@ -296,8 +270,7 @@ def _status(properties: ExternalMemoryProperties) -> str:
 
 
 def _drm_format_modifiers(device: PhysicalDevice) -> tuple[FormatModifiers, ...]:
-    # The second list needs VkFormatFeatureFlags2, core in 1.3 and otherwise its own extension.
-    list2 = "VK_KHR_format_feature_flags2" in device.extensions or device.properties.apiVersion >= _API_1_3
+    list2 = modifier_list2_available(device)
     features1 = enum_names("VkFormatFeatureFlagBits", "VK_FORMAT_FEATURE_")
     features2 = constant_names("VK_FORMAT_FEATURE_2_")
     records = []
@@ -306,23 +279,9 @@ def _drm_format_modifiers(device: PhysicalDevice) -> tuple[FormatModifiers, ...]
         records.append(
             FormatModifiers(
                 format=format_name,
-                modifiers=_modifier_list(
-                    device,
-                    fmt,
-                    "VkDrmFormatModifierPropertiesListEXT",
-                    vk.VK_STRUCTURE_TYPE_DRM_FORMAT_MODIFIER_PROPERTIES_LIST_EXT,
-                    "VkDrmFormatModifierPropertiesEXT",
-                    features1,
-                ),
+                modifiers=_modifier_records(drm_format_modifiers(device, fmt, list2=False), features1),
                 modifiers2=(
-                    _modifier_list(
-                        device,
-                        fmt,
-                        "VkDrmFormatModifierPropertiesList2EXT",
-                        vk.VK_STRUCTURE_TYPE_DRM_FORMAT_MODIFIER_PROPERTIES_LIST_2_EXT,
-                        "VkDrmFormatModifierProperties2EXT",
-                        features2,
-                    )
+                    _modifier_records(drm_format_modifiers(device, fmt, list2=True), features2)
                     if list2
                     else None
                 ),
@@ -331,33 +290,19 @@ def _drm_format_modifiers(device: PhysicalDevice) -> tuple[FormatModifiers, ...]
     return tuple(records)
 
 
-def _modifier_list(
-    device: PhysicalDevice,
-    fmt: int,
-    list_type: str,
-    list_stype: int,
-    element_type: str,
-    feature_names: Mapping[int, str],
+def _modifier_records(
+    modifiers: tuple[DrmFormatModifier, ...], feature_names: Mapping[int, str]
 ) -> tuple[ModifierRecord, ...]:
-    """The two-call pattern: a first query for the count, a second into an array we allocate."""
-    modifier_list = getattr(vk, list_type)(sType=list_stype)
-    props = link(vk.VkFormatProperties2(sType=vk.VK_STRUCTURE_TYPE_FORMAT_PROPERTIES_2), modifier_list)
-    vk.vkGetPhysicalDeviceFormatProperties2(device.handle, fmt, vk.ffi.addressof(props))
-    if modifier_list.drmFormatModifierCount == 0:
-        return ()
-    array = vk.ffi.new(f"{element_type}[]", modifier_list.drmFormatModifierCount)
-    modifier_list.pDrmFormatModifierProperties = array  # `array` stays referenced until we have read it
-    vk.vkGetPhysicalDeviceFormatProperties2(device.handle, fmt, vk.ffi.addressof(props))
     records = []
-    for entry in array[0 : modifier_list.drmFormatModifierCount]:
-        described = describe(entry.drmFormatModifier)
+    for modifier in modifiers:
+        described = describe(modifier.value)
         records.append(
             ModifierRecord(
-                value=entry.drmFormatModifier,
+                value=modifier.value,
                 vendor=described.vendor,
                 name=described.name,
-                plane_count=entry.drmFormatModifierPlaneCount,
-                features=flag_names(entry.drmFormatModifierTilingFeatures, feature_names),
+                plane_count=modifier.plane_count,
+                features=flag_names(modifier.features, feature_names),
             )
         )
     return tuple(records)
