@@ -1,7 +1,8 @@
 # vkzc suite layer: vkzc and its dependencies in a venv at /opt/vkzc, installed offline from a
 # wheelhouse made on the host, the suite and shaders in /opt/vkzc/src, and a non-root user
 # `vkzc` (uid 1000, groups video + render). `vkzc matrix build` stages the context
-# (vkzc/images/wheelhouse.py): wheelhouse/ for this image's Python, src/suite, src/shaders.
+# (vkzc/images/wheelhouse.py): wheelhouse/ for this image's Python, src/suite, src/shaders and
+# src/bench (`vkzc matrix run --bench` runs the benchmarks in the cell).
 #
 # Build args:
 #   BASE        a mesa image (mesa-debian.Dockerfile or mesa-source.Dockerfile)
@@ -22,7 +23,7 @@ COPY wheelhouse/ /opt/vkzc-wheelhouse/
 RUN set -eux; \
     python3 -m venv /opt/vkzc; \
     /opt/vkzc/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-        --find-links /opt/vkzc-wheelhouse vkzc; \
+        --find-links /opt/vkzc-wheelhouse "vkzc[bench]"; \
     rm -rf /opt/vkzc-wheelhouse; \
     /opt/vkzc/bin/pip list --disable-pip-version-check
 COPY src/ /opt/vkzc/src/

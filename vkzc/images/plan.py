@@ -38,7 +38,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _DEBIAN_ICD_DIR = "/usr/share/vulkan/icd.d"
 _SOURCE_ICD_DIR = "/opt/mesa/share/vulkan/icd.d"
 # vkzc's files that go into the suite layer; their content is part of its tag.
-SUITE_SOURCES = ("pyproject.toml", "README.md", "vkzc", "suite", "shaders")
+SUITE_SOURCES = ("pyproject.toml", "README.md", "vkzc", "suite", "shaders", "bench")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,8 +19,10 @@ _CPU = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 def dependencies() -> list[str]:
+    """What a cell needs: the suite's dependencies and the benchmarks' (the `bench` extra)."""
     with (REPO / "pyproject.toml").open("rb") as f:
-        return list(tomllib.load(f)["project"]["dependencies"])
+        project = tomllib.load(f)["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["bench"]]
 
 
 def _platforms(arch: Arch) -> list[str]:
@@ -79,6 +81,6 @@ def stage(context: Path, python: str, arch: Arch, log: Callable[[str], None]) ->
             shutil.copy(source, project / name)
     _pip(["wheel", "--no-deps", "-w", str(wheelhouse), str(project)], log)
     shutil.rmtree(project)
-    for folder in ("suite", "shaders"):
+    for folder in ("suite", "shaders", "bench"):
         shutil.copytree(REPO / folder, context / "src" / folder, ignore=skip)
     shutil.copy(IMAGES_DIR / "suite.Dockerfile", context / "suite.Dockerfile")

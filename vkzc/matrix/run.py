@@ -151,7 +151,13 @@ def _run(args: argparse.Namespace) -> int:
             for cell in cells:
                 progress.update(task, description=f"cell {cell.identifier}")
                 result = _run_cell(
-                    cell, images.get(id(cell)), client, args.results, args.expectations, resume=args.resume
+                    cell,
+                    images.get(id(cell)),
+                    client,
+                    args.results,
+                    args.expectations,
+                    resume=args.resume,
+                    bench=args.bench,
                 )
                 outcomes.append(result)
                 progress.console.print(_line(result))
@@ -182,6 +188,7 @@ def _run_cell(
     expectations: Path,
     *,
     resume: bool,
+    bench: bool,
 ) -> CellResult:
     launcher: Launcher
     if image is None:
@@ -201,7 +208,16 @@ def _run_cell(
         assert client is not None
         directory = prepare_results_dir(results, cell, for_container=True, keep=resume)
         launcher = DockerLauncher(cell, image.built.tag, directory, client)
-    return run_cell(cell, results_dir(results, cell), launcher, expectations=expectations, resume=resume)
+    # Under emulation (a qemu cell on TCG) a benchmark measures the emulator: none is run there.
+    emulated = isinstance(cell.runner, QemuRunner)
+    return run_cell(
+        cell,
+        results_dir(results, cell),
+        launcher,
+        expectations=expectations,
+        resume=resume,
+        bench=bench and not emulated,
+    )
 
 
 def _line(result: CellResult) -> str:
@@ -245,5 +261,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--resume",
         action="store_true",
         help="keep the finished records of an earlier run and run only its incomplete and not-run cases",
+    )
+    run.add_argument(
+        "--bench",
+        action="store_true",
+        help="also run the benchmarks in each cell (not qemu cells) into results/<cell-id>/bench.json",
     )
     run.set_defaults(func=_run)

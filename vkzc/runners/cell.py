@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from vkzc.bench.storage import BENCH_FILE
 from vkzc.images.plan import REPO, icd_dir
 from vkzc.matrix.model import Cell
 from vkzc.results.cell import CellInfo, write_cell_info
@@ -192,6 +193,18 @@ def suite_command(launcher: Launcher, cell: Cell, *, resume: bool) -> tuple[str,
     )
 
 
+def bench_command(launcher: Launcher) -> tuple[str, ...]:
+    """The benchmarks (bench/, beside the suite) on the cell's device, into the cell's bench.json."""
+    return (
+        launcher.python,
+        "-m",
+        "pytest",
+        str(PurePosixPath(launcher.suite).parent / "bench"),
+        "--vkzc-device=0",
+        f"--benchmark-json={launcher.results}/{BENCH_FILE}",
+    )
+
+
 def rerun_command(launcher: Launcher, case_ids: Sequence[str]) -> tuple[str, ...]:
     """The unexpected failures once more, to tell a flake from a regression."""
     return (
@@ -229,12 +242,15 @@ def run_cell(
     *,
     expectations: Path | None,
     resume: bool = False,
+    bench: bool = False,
     on_line: OnLine = lambda line: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> CellResult:
     """Probe, check the renderer, run the suite (in a fresh process after each crash), rerun
-    unexpected failures once; the verdict is the suite's results against the cell's expectations."""
+    unexpected failures once, and with `bench` run the benchmarks; the verdict is the suite's results
+    against the cell's expectations (benchmarks are figures, never part of it)."""
     start = time.monotonic()
+    problems: list[str] = []
     write_cell_info(directory, CellInfo.from_matrix_cell(cell))
 
     def result(outcome: str, detail: str = "") -> CellResult:
@@ -276,8 +292,9 @@ def run_cell(
             if baseline.needs_rerun():
                 launcher.run(rerun_command(launcher, baseline.needs_rerun()), timeout_s, logged)
                 baseline = cell_baseline(read_cell_results(directory), expectations)
+            if bench and launcher.run(bench_command(launcher), timeout_s, logged) != 0:
+                problems.append("the benchmarks failed (see run.log)")
         except TimeoutError as e:
             return result(Outcome.TIMEOUT, str(e))
-    if baseline.green:
-        return result(Outcome.PASSED, "; ".join(baseline.problems()))
-    return result(Outcome.FAILED, "; ".join(baseline.problems()))
+    problems[:0] = baseline.problems()
+    return result(Outcome.PASSED if baseline.green else Outcome.FAILED, "; ".join(problems))
