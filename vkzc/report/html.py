@@ -41,7 +41,7 @@ def render_html(report: Report) -> str:
         "checks it with data.</p>",
         _capabilities(report),
         "</section>",
-        "<section><h2>By path and format</h2>",
+        "<section><h2>By driver, path, format, modifier and exporter</h2>",
         _features(report),
         "</section>",
         render_performance_html(report.performance, {row.identifier: row.driver for row in report.rows})
@@ -81,7 +81,7 @@ def _row_attributes(row: CellRow) -> str:
 def _compat(report: Report) -> str:
     identity = ["cell", "driver", "Mesa", "device", "runner", "verdict"]
     head = [f"<th>{_sortable(name)}</th>" for name in identity] + [
-        f"<th {_column_attributes(c)}>{_sortable(_breakable(c.label))}</th>" for c in report.columns
+        f"<th {_column_attributes(c)}>{_sortable(_breakable(c.label))}</th>" for c in report.main_columns
     ]
     rows = []
     for row in report.rows:
@@ -93,7 +93,7 @@ def _compat(report: Report) -> str:
             f"<td>{escape(row.runner)}</td>",
             f'<td class="verdict {"pass" if row.green else "fail"}">{"✓" if row.green else "✗"}</td>',
         ]
-        cells += [_entry_cell(row.entry(c), _column_attributes(c)) for c in report.columns]
+        cells += [_entry_cell(row.entry(c), _column_attributes(c)) for c in report.main_columns]
         rows.append(f"<tr {_row_attributes(row)}>{''.join(cells)}</tr>")
     return _table("compat", head, rows)
 

@@ -16,7 +16,7 @@ def render_markdown(report: Report) -> str:
         performance = render_performance_markdown(report.performance) if report.performance else []
         return "\n".join([*lines, "No results.", *performance, ""])
     lines += _table(
-        ["cell", "driver", "Mesa", "device", "runner", "verdict", *(c.label for c in report.columns)],
+        ["cell", "driver", "Mesa", "device", "runner", "verdict", *(c.label for c in report.main_columns)],
         [
             [
                 row.identifier,
@@ -25,7 +25,7 @@ def render_markdown(report: Report) -> str:
                 row.device,
                 row.runner,
                 "✓" if row.green else "✗",
-                *(e.text if (e := row.entry(c)) else "" for c in report.columns),
+                *(e.text if (e := row.entry(c)) else "" for c in report.main_columns),
             ]
             for row in report.rows
         ],
@@ -36,6 +36,15 @@ def render_markdown(report: Report) -> str:
     lines += _table(
         ["cell", *labels], [[row.identifier, *(cap.text for cap in row.capabilities)] for row in report.rows]
     )
+    detailed = [
+        [row.identifier, row.driver, column.path, column.feature, entry.text]
+        for row in report.rows
+        for column, entry in row.entries
+        if column.feature is not None and column not in report.main_columns
+    ]
+    if detailed:
+        lines += ["", "### By driver × format × modifier × exporter", ""]
+        lines += _table(["cell", "driver", "path", "format / modifier / exporter", "result"], detailed)
     problems = [(row.identifier, p) for row in report.rows for p in row.problems]
     if problems:
         lines += ["", "### Against the expectations", ""]

@@ -133,6 +133,16 @@ class Report:
     def green(self) -> bool:
         return all(row.green for row in self.rows)
 
+    @property
+    def main_columns(self) -> tuple[Column, ...]:
+        """The compatibility table's columns: every path, split by sub-feature only where the
+        split is a handful of columns (memory types, pointer sources). The image and dma-buf paths'
+        formats × modifiers × exporters run to hundreds: they are the second view's rows."""
+        return tuple(c for c in self.columns if c.feature is None or c.path in _SPLIT_IN_MAIN_TABLE)
+
+
+_SPLIT_IN_MAIN_TABLE = frozenset({"mapped", "host-pointer", "opaque-fd"})
+
 
 def build_report(
     cells: Sequence[CellResults],
@@ -221,14 +231,14 @@ def _capabilities(device: DeviceCapabilities | None, entries: dict[Column, Entry
             plural(len(host_visible), "type"),
         ),
         extension("VK_EXT_external_memory_host", "host-pointer"),
-        # Paths that are still to land in the suite: advertised only, for now.
-        extension("VK_KHR_external_memory_fd", None),
-        extension("VK_EXT_external_memory_dma_buf", None),
+        extension("VK_KHR_external_memory_fd", "opaque-fd"),
+        extension("VK_EXT_external_memory_dma_buf", "dma-buf"),
         extension(
             "VK_EXT_image_drm_format_modifier",
-            None,
+            "modifier-image",
             plural(sum(1 for _, n in modifiers if n), "format") if modifiers is not None else "",
         ),
+        # The decoder path is still to land in the suite: advertised only, for now.
         extension("VK_KHR_video_decode_queue", None),
     )
 
