@@ -157,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
                     args.results,
                     args.expectations,
                     resume=args.resume,
+                    reruns=args.reruns,
                     bench=args.bench,
                 )
                 outcomes.append(result)
@@ -188,6 +189,7 @@ def _run_cell(
     expectations: Path,
     *,
     resume: bool,
+    reruns: int,
     bench: bool,
 ) -> CellResult:
     launcher: Launcher
@@ -216,6 +218,7 @@ def _run_cell(
         launcher,
         expectations=expectations,
         resume=resume,
+        reruns=reruns,
         bench=bench and not emulated,
     )
 
@@ -261,6 +264,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--resume",
         action="store_true",
         help="keep the finished records of an earlier run and run only its incomplete and not-run cases",
+    )
+    run.add_argument(
+        "--reruns",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each unexpected failure again up to N times; passing once makes it a flake (default: 1)",
     )
     run.add_argument(
         "--bench",

@@ -27,7 +27,8 @@ from vkzc.images.plan import REPO, icd_dir
 from vkzc.matrix.model import Cell
 from vkzc.results.cell import CellInfo, write_cell_info
 from vkzc.results.directory import cell_baseline, read_cell_results
-from vkzc.results.store import RERUN_FILE, RESULTS_FILE, read_results
+from vkzc.results.model import CaseResult, Status
+from vkzc.results.store import RERUN_FILE, RESULTS_FILE, read_results, write_results
 from vkzc.results.summary import Counts, counts_by_path
 from vkzc.runners.container import RESULTS_DIR, Container, ContainerSpec, DockerClient, device_gids
 from vkzc.runners.supervise import supervise
@@ -221,6 +222,24 @@ def _tail(log: Path) -> str:
     return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-_TAIL_LINES:])
 
 
+def rerun_unexpected(
+    launcher: Launcher, directory: Path, failed: Sequence[str], reruns: int, limit: float, logged: OnLine
+) -> None:
+    """Run the unexpected failures again, up to `reruns` times, until each has passed once (a
+    flake) or failed every time (a regression). rerun.jsonl keeps each case's last record."""
+    kept: dict[str, CaseResult] = {}
+    pending = tuple(failed)
+    for _ in range(reruns):
+        if not pending:
+            break
+        launcher.run(rerun_command(launcher, pending), limit, logged)
+        path = directory / RERUN_FILE
+        latest = {r.case_id: r for r in read_results(path)} if path.exists() else {}
+        kept.update(latest)
+        write_results(path, kept.values())
+        pending = tuple(c for c in pending if c not in latest or latest[c].status is not Status.PASS)
+
+
 def renderer_problem(cell: Cell, probe: Path) -> str | None:
     """None when exactly one device is visible and it is the cell's driver; else what is wrong."""
     try:
@@ -242,13 +261,14 @@ def run_cell(
     *,
     expectations: Path | None,
     resume: bool = False,
+    reruns: int = 1,
     bench: bool = False,
     on_line: OnLine = lambda line: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> CellResult:
     """Probe, check the renderer, run the suite (in a fresh process after each crash), rerun
-    unexpected failures once, and with `bench` run the benchmarks; the verdict is the suite's results
-    against the cell's expectations (benchmarks are figures, never part of it)."""
+    unexpected failures up to `reruns` times, and with `bench` run the benchmarks; the verdict is
+    the suite's results against the cell's expectations (benchmarks are figures, never part of it)."""
     start = time.monotonic()
     problems: list[str] = []
     write_cell_info(directory, CellInfo.from_matrix_cell(cell))
@@ -290,7 +310,7 @@ def run_cell(
                 return result(Outcome.ERROR, f"the suite exited with {code}: {tail[0]}")
             baseline = cell_baseline(read_cell_results(directory), expectations)
             if baseline.needs_rerun():
-                launcher.run(rerun_command(launcher, baseline.needs_rerun()), timeout_s, logged)
+                rerun_unexpected(launcher, directory, baseline.needs_rerun(), reruns, timeout_s, logged)
                 baseline = cell_baseline(read_cell_results(directory), expectations)
             if bench and launcher.run(bench_command(launcher), timeout_s, logged) != 0:
                 problems.append("the benchmarks failed (see run.log)")
