@@ -22,7 +22,6 @@ from vkzc.conformance import capabilities
 from vkzc.conformance.external import (
     DMA_BUF,
     DMA_BUF_EXTENSIONS,
-    ExternalSupport,
     SharedBuffer,
     buffer_support,
     device_uuid,
@@ -42,6 +41,7 @@ from vkzc.dmabuf.registry import NAMES, exporters
 from vkzc.dmabuf.sync import READ, WRITE, export_sync_file
 from vkzc.pattern import mismatch, pattern, transform
 from vkzc.vk.device import Device
+from vkzc.vk.formats import ExternalMemoryFeatures
 from vkzc.vk.instance import Instance
 
 pytestmark = pytest.mark.path("dma-buf")
@@ -54,7 +54,7 @@ INVALID_IMPORTS = ("oversized", "closed-fd", "not-a-dmabuf", "wrong-handle-type"
 
 
 @pytest.fixture(scope="module")
-def support(target: Target, device: Device) -> ExternalSupport:
+def support(target: Target, device: Device) -> ExternalMemoryFeatures:
     found = buffer_support(target.physical, DMA_BUF)
     reason = capabilities.external_memory_unsupported(target, "DMA_BUF", found, export=False)
     if reason:
@@ -120,7 +120,7 @@ def test_dmabuf_roundtrip(
     target: Target,
     device: Device,
     kernels: Kernels,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     registry: dict[str, Exporter],
     exporter_name: str,
     size: int,
@@ -146,7 +146,7 @@ def test_dmabuf_roundtrip(
 def test_dmabuf_import_twice(
     device: Device,
     kernels: Kernels,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     registry: dict[str, Exporter],
     exporter_name: str,
     seed: int,
@@ -170,7 +170,7 @@ def test_dmabuf_import_twice(
 def test_dmabuf_outlives_fd(
     device: Device,
     kernels: Kernels,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     registry: dict[str, Exporter],
     exporter_name: str,
     seed: int,
@@ -197,7 +197,7 @@ def sync_device(target: Target, device: Device) -> Iterator[tuple[Device, Kernel
 
 @pytest.mark.parametrize("exporter_name", NAMES)
 def test_dmabuf_implicit_sync(
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     registry: dict[str, Exporter],
     sync_device: tuple[Device, Kernels],
     exporter_name: str,
@@ -220,7 +220,11 @@ def test_dmabuf_implicit_sync(
 
 @pytest.mark.parametrize("exporter_name", NAMES)
 def test_dmabuf_cross_process(
-    target: Target, registry: dict[str, Exporter], support: ExternalSupport, exporter_name: str, seed: int
+    target: Target,
+    registry: dict[str, Exporter],
+    support: ExternalMemoryFeatures,
+    exporter_name: str,
+    seed: int,
 ):
     """The fd goes over a UNIX socket to a process with its own device, which checks and writes back."""
     exporter = _exporter(registry, exporter_name, CASE_SIZE)
@@ -255,7 +259,7 @@ def test_vulkan_export(
     target: Target,
     device: Device,
     kernels: Kernels,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     registry: dict[str, Exporter],
     peer: str,
     seed: int,

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from vkzc.conformance import capabilities
-from vkzc.conformance.external import DMA_BUF, OPAQUE_FD, ExternalSupport, device_uuid
+from vkzc.conformance.external import DMA_BUF, OPAQUE_FD, device_uuid
 from vkzc.conformance.formats import BY_NAME, FORMATS, LAYERS, MULTI_PLANAR, Bytes, Format
 from vkzc.conformance.image_transfer import (
     EXTERNAL,
@@ -71,7 +71,13 @@ from vkzc.dmabuf.sync import READ, WRITE
 from vkzc.probe.modifiers import LINEAR, VENDOR_BROADCOM, VENDOR_INTEL, VENDOR_SAMSUNG, fourcc_mod_code
 from vkzc.vk.binding import load
 from vkzc.vk.device import Device
-from vkzc.vk.formats import MODIFIER_EXTENSION, DrmFormatModifier, ImageFormatAnswer, drm_format_modifiers
+from vkzc.vk.formats import (
+    MODIFIER_EXTENSION,
+    DrmFormatModifier,
+    ExternalMemoryFeatures,
+    ImageFormatAnswer,
+    drm_format_modifiers,
+)
 
 vk = load()
 
@@ -161,11 +167,13 @@ def _listed(target: Target, fmt: Format, modifier: int) -> DrmFormatModifier:
     return next(m for m in modifiers if m.value == modifier)
 
 
-def _supported(target: Target, what: str, answer: ImageFormatAnswer, *, export: bool) -> ExternalSupport:
+def _supported(
+    target: Target, what: str, answer: ImageFormatAnswer, *, export: bool
+) -> ExternalMemoryFeatures:
     reason = capabilities.modifier_image_unsupported(target, what, answer, export=export)
     if reason:
         pytest.skip(reason)
-    return ExternalSupport(features=answer.external.features if answer.external else 0)
+    return ExternalMemoryFeatures(features=answer.external.features if answer.external else 0)
 
 
 def _disjoint(target: Target, what: str, entry: DrmFormatModifier, answer: ImageFormatAnswer) -> None:
@@ -438,7 +446,7 @@ def test_modifier_layers(
             ModifierImage(device, spec, handle_type=DMA_BUF, explicit=(LINEAR, (layout,)))
             for _, spec, layout in layers
         ]
-        import_shared(images, ExternalSupport(features=features), dmabuf.fd)
+        import_shared(images, ExternalMemoryFeatures(features=features), dmabuf.fd)
         for index, ((layer, spec, layout), image) in enumerate(zip(layers, images, strict=True)):
             problem = placement_problem(image, (layout,))
             assert problem is None, f"layer {index} ({layer.name}): {problem}"

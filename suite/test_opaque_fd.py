@@ -18,7 +18,6 @@ from vkzc.conformance import capabilities
 from vkzc.conformance.external import (
     FD_EXTENSIONS,
     OPAQUE_FD,
-    ExternalSupport,
     SharedBuffer,
     buffer_support,
     device_uuid,
@@ -33,6 +32,7 @@ from vkzc.conformance.kernels import Kernels
 from vkzc.conformance.peer import run_peer
 from vkzc.conformance.target import Target
 from vkzc.vk.device import Device
+from vkzc.vk.formats import ExternalMemoryFeatures
 from vkzc.vk.instance import Instance
 
 pytestmark = pytest.mark.path("opaque-fd")
@@ -42,7 +42,7 @@ PEERS = ("second-device", "second-instance", "cross-process")
 
 
 @pytest.fixture(scope="module")
-def support(target: Target, device: Device) -> ExternalSupport:
+def support(target: Target, device: Device) -> ExternalMemoryFeatures:
     found = buffer_support(target.physical, OPAQUE_FD)
     reason = capabilities.external_memory_unsupported(target, "OPAQUE_FD", found, export=True)
     if reason:
@@ -71,7 +71,7 @@ def test_opaque_fd(
     target: Target,
     device: Device,
     kernels: Kernels,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     peer: str,
     size: int,
     seed: int,

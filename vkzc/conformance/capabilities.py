@@ -10,14 +10,18 @@ import os
 import platform
 from collections.abc import Iterable
 
-from vkzc.conformance.external import ExternalSupport
 from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS, sync_fd_features
 from vkzc.conformance.modifier_queries import modifier_name
 from vkzc.conformance.target import Target
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
 from vkzc.dmabuf.sync import READ, export_sync_file
 from vkzc.vk.binding import load
-from vkzc.vk.formats import DrmFormatModifier, ImageFormatAnswer, modifier_list2_available
+from vkzc.vk.formats import (
+    DrmFormatModifier,
+    ExternalMemoryFeatures,
+    ImageFormatAnswer,
+    modifier_list2_available,
+)
 from vkzc.vk.memory import MemoryType
 
 vk = load()
@@ -86,7 +90,7 @@ def no_dmabuf_exporter(exporters: Iterable[Exporter]) -> str | None:
 
 
 def external_memory_unsupported(
-    target: Target, handle_type: str, support: ExternalSupport, *, export: bool
+    target: Target, handle_type: str, support: ExternalMemoryFeatures, *, export: bool
 ) -> str | None:
     """None when storage buffers can be imported (and, with `export`, exported) as `handle_type`."""
     missing = [

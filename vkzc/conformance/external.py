@@ -15,6 +15,7 @@ from vkzc.conformance.kernels import STORAGE, Kernels
 from vkzc.vk.binding import load
 from vkzc.vk.device import Device
 from vkzc.vk.errors import check
+from vkzc.vk.formats import ExternalMemoryFeatures
 from vkzc.vk.instance import Instance, PhysicalDevice
 from vkzc.vk.memory import DEVICE_LOCAL, Memory, MemoryType, select_memory_type
 from vkzc.vk.resources import Buffer
@@ -28,26 +29,7 @@ FD_EXTENSIONS = ("VK_KHR_external_memory", "VK_KHR_external_memory_fd")
 DMA_BUF_EXTENSIONS = (*FD_EXTENSIONS, "VK_EXT_external_memory_dma_buf")
 
 
-@dataclass(frozen=True, kw_only=True)
-class ExternalSupport:
-    """VkExternalMemoryProperties of storage buffers for one handle type."""
-
-    features: int
-
-    @property
-    def exportable(self) -> bool:
-        return bool(self.features & vk.VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT)
-
-    @property
-    def importable(self) -> bool:
-        return bool(self.features & vk.VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT)
-
-    @property
-    def dedicated_only(self) -> bool:
-        return bool(self.features & vk.VK_EXTERNAL_MEMORY_FEATURE_DEDICATED_ONLY_BIT)
-
-
-def buffer_support(physical: PhysicalDevice, handle_type: int) -> ExternalSupport:
+def buffer_support(physical: PhysicalDevice, handle_type: int) -> ExternalMemoryFeatures:
     info = vk.VkPhysicalDeviceExternalBufferInfo(
         sType=vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO, usage=STORAGE, handleType=handle_type
     )
@@ -56,7 +38,7 @@ def buffer_support(physical: PhysicalDevice, handle_type: int) -> ExternalSuppor
     vk.vkGetPhysicalDeviceExternalBufferProperties(
         physical.handle, vk.ffi.addressof(info), vk.ffi.addressof(out)
     )
-    return ExternalSupport(features=int(out.externalMemoryProperties.externalMemoryFeatures))
+    return ExternalMemoryFeatures.of(out.externalMemoryProperties)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +57,7 @@ class SharedBuffer:
         self.memory.destroy()
 
 
-def _chain(support: ExternalSupport, buffer: Buffer, first: Any) -> list[Any]:
+def _chain(support: ExternalMemoryFeatures, buffer: Buffer, first: Any) -> list[Any]:
     chain = [first]
     if support.dedicated_only:
         chain.append(
@@ -86,7 +68,9 @@ def _chain(support: ExternalSupport, buffer: Buffer, first: Any) -> list[Any]:
     return chain
 
 
-def export_buffer(device: Device, size: int, handle_type: int, support: ExternalSupport) -> SharedBuffer:
+def export_buffer(
+    device: Device, size: int, handle_type: int, support: ExternalMemoryFeatures
+) -> SharedBuffer:
     """A storage buffer whose memory can be exported as `handle_type` (device-local memory preferred)."""
     buffer = Buffer(device, size, STORAGE, external_handle_types=handle_type)
     memory_type = select_memory_type(device.memory_types, buffer.requirements.type_bits, 0, DEVICE_LOCAL)
@@ -127,7 +111,7 @@ def import_buffer(
     fd: int,
     size: int,
     handle_type: int,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     *,
     memory_type: MemoryType | None = None,
     allocation_size: int | None = None,

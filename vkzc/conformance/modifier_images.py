@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from vkzc.conformance.external import DMA_BUF, ExternalSupport, dma_buf_type_bits, memory_fd
+from vkzc.conformance.external import DMA_BUF, dma_buf_type_bits, memory_fd
 from vkzc.conformance.formats import MEMORY_PLANE_ASPECTS, Format
 from vkzc.conformance.modifier_queries import modifier_name
 from vkzc.probe.modifiers import INVALID, LINEAR
 from vkzc.vk.binding import load
 from vkzc.vk.errors import call, check
-from vkzc.vk.formats import enum_constant
+from vkzc.vk.formats import ExternalMemoryFeatures, enum_constant
 from vkzc.vk.instance import link
 from vkzc.vk.memory import DEVICE_LOCAL, Memory, select_memory_type
 from vkzc.vk.resources import Requirements
@@ -210,7 +210,7 @@ class ModifierImage:
             self.handle = None
 
 
-def _dedicated(image: ModifierImage, support: ExternalSupport, required: bool) -> list[Any]:
+def _dedicated(image: ModifierImage, support: ExternalMemoryFeatures, required: bool) -> list[Any]:
     # A dedicated allocation where the driver asks for one; DISJOINT images cannot have one
     # (VUID-VkMemoryDedicatedAllocateInfo-image-01797), which the caller has ruled out.
     if not (support.dedicated_only or required) or image.spec.disjoint:
@@ -273,7 +273,7 @@ def placement_problem(image: ModifierImage, layouts: Sequence[PlaneLayout]) -> s
     return f"the image's memory planes (offset, rowPitch) are {seen}, not the explicit layout's {given}"
 
 
-def export(image: ModifierImage, support: ExternalSupport, memory_planes: int) -> Exported:
+def export(image: ModifierImage, support: ExternalMemoryFeatures, memory_planes: int) -> Exported:
     """Allocate exportable memory for `image` (device-local preferred), bind it, and export one fd per
     binding. The caller owns the fds."""
     device = image.device
@@ -302,7 +302,7 @@ def export(image: ModifierImage, support: ExternalSupport, memory_planes: int) -
 
 def import_memory(
     image: ModifierImage,
-    support: ExternalSupport,
+    support: ExternalMemoryFeatures,
     fds: Sequence[int],
     *,
     memory_types: Sequence[int] | None = None,
@@ -346,7 +346,7 @@ def import_memory(
     image.bind(memories)
 
 
-def import_shared(images: Sequence[ModifierImage], support: ExternalSupport, fd: int) -> None:
+def import_shared(images: Sequence[ModifierImage], support: ExternalMemoryFeatures, fd: int) -> None:
     """Import one dma-buf once and bind every image to it at offset 0, each image's explicit layout
     placing it, as FFmpeg binds the layers of a DRM frame; one import per image where the driver
     requires dedicated allocations. `fd` stays the caller's."""

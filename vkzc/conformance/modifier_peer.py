@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from vkzc.conformance.external import ExternalSupport, same_device
+from vkzc.conformance.external import same_device
 from vkzc.conformance.formats import BY_NAME
 from vkzc.conformance.linear_planes import CPU_EXPORTERS
 from vkzc.conformance.modifier_images import TRANSFER, ImageSpec, ModifierImage, PlaneLayout, import_memory
@@ -25,6 +25,7 @@ from vkzc.conformance.peer import PEER_TIMEOUT_S, PeerAnswer
 from vkzc.probe.modifiers import LINEAR
 from vkzc.vk.device import Device
 from vkzc.vk.errors import VulkanError
+from vkzc.vk.formats import ExternalMemoryFeatures
 from vkzc.vk.instance import Instance
 
 REPLY_PREFIX = "vkzc-modifier-peer-reply: "
@@ -82,7 +83,7 @@ def _attempt(request: dict[str, Any], device: Device) -> dict[str, Any]:
         needed = image.requirements(1)[0][0].size
         extra["sizes"] = f"the image needs {needed} bytes, the dma-buf has {dmabuf.size}"
         try:
-            import_memory(image, ExternalSupport(features=0), [dmabuf.dup()])
+            import_memory(image, ExternalMemoryFeatures(features=0), [dmabuf.dup()])
         except VulkanError as e:
             return {"call": e.call, "result": e.result_name, **extra}
     return {"call": "vkBindImageMemory2", "result": "VK_SUCCESS", **extra}

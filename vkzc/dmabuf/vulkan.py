@@ -7,18 +7,12 @@ decided by exporting one small buffer, not by the advertised properties alone.
 
 from __future__ import annotations
 
-from vkzc.conformance.external import (
-    DMA_BUF,
-    DMA_BUF_EXTENSIONS,
-    ExternalSupport,
-    buffer_support,
-    export_buffer,
-    memory_fd,
-)
+from vkzc.conformance.external import DMA_BUF, DMA_BUF_EXTENSIONS, buffer_support, export_buffer, memory_fd
 from vkzc.dmabuf.buffer import DmaBuf
 from vkzc.dmabuf.udmabuf import DEVICE as UDMABUF
 from vkzc.vk.device import Device
 from vkzc.vk.errors import VulkanError
+from vkzc.vk.formats import ExternalMemoryFeatures
 from vkzc.vk.instance import PhysicalDevice
 
 _LAVAPIPE = "MESA_LLVMPIPE"
@@ -31,7 +25,7 @@ class VulkanExporter:
     def __init__(self, physical: PhysicalDevice) -> None:
         self.physical = physical
         self._device: Device | None = None
-        self._support = ExternalSupport(features=0)
+        self._support = ExternalMemoryFeatures(features=0)
         self._reason: str | None = None
         self._checked = False
 

@@ -79,8 +79,8 @@ class ExternalMemoryFeatures:
     """VkExternalMemoryProperties as the driver filled it."""
 
     features: int  # VkExternalMemoryFeatureFlags
-    export_from_imported: int  # VkExternalMemoryHandleTypeFlags
-    compatible: int  # VkExternalMemoryHandleTypeFlags
+    export_from_imported: int = 0  # VkExternalMemoryHandleTypeFlags
+    compatible: int = 0  # VkExternalMemoryHandleTypeFlags
 
     @staticmethod
     def of(raw: Any) -> ExternalMemoryFeatures:
