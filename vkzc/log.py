@@ -22,13 +22,6 @@ def error(message: str) -> None:
         console.print(f"[bold red]error:[/] {message}")
 
 
-def warning(message: str) -> None:
-    if _IN_GITHUB:
-        print(f"::warning::{message}", file=sys.stderr)
-    else:
-        console.print(f"[yellow]warning:[/] {message}")
-
-
 def info(message: str) -> None:
     console.print(message)
 
