@@ -57,6 +57,7 @@ def test_glob_selects_in_matrix_order(cells: tuple[Cell, ...]) -> None:
         "mesa-25.0.7-debian-trixie/lavapipe/local-amd64",
         "mesa-26.2.6-debian-sid/lavapipe/local-amd64",
         "mesa-26.2.6-debian-sid/lavapipe/qemu-amd64",
+        "mesa-26.2.6-debian-sid/lavapipe/emulated-arm64",
     ]
 
 

@@ -1,16 +1,21 @@
 """Base images bootstrapped from Debian's archive: no registry needed (air-gapped labs have none).
 
 debootstrap makes a minimal root filesystem on the host, it is given our apt settings, and the
-Docker engine imports it as an image. Needs root and debootstrap on the host; a foreign arch
-also needs qemu-user-static registered with binfmt_misc.
+Docker engine loads it as a one-layer image whose config names its architecture. Needs root and
+debootstrap on the host; a foreign arch also needs qemu-user-static registered with binfmt_misc.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import platform
 import shutil
 import subprocess
+import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +81,42 @@ def bootstrap(suite: str, arch: str, mirror: str, log: Callable[[str], None]) ->
         # GNU tar keeps what a root filesystem needs (numeric owners, device nodes, hard links).
         _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."], log)
         yield archive
+
+
+def image_config(rootfs: Path, *, suite: str, arch: str, created: str) -> dict[str, object]:
+    """The image config of a base: what `docker import` with our changes would write (CMD bash,
+    LANG, the suite's label), but with the tree's own architecture. Docker 20.10's import always
+    writes the engine's (amd64 here, whatever `--platform` says), and every image built on an arm64
+    tree would inherit that wrong label."""
+    digest = hashlib.sha256()
+    with rootfs.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {
+        "architecture": arch,
+        **({"variant": "v8"} if arch == "arm64" else {}),
+        "os": "linux",
+        "created": created,
+        "config": {"Cmd": ["/bin/bash"], "Env": ["LANG=C.UTF-8"], "Labels": {"org.vkzc.suite": suite}},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest.hexdigest()}"]},
+        "history": [
+            {"created": created, "created_by": f"debootstrap --arch={arch} --variant=minbase {suite}"}
+        ],
+    }
+
+
+def image_archive(rootfs: Path, out: Path, *, tag: str, suite: str, arch: str) -> Path:
+    """`rootfs` (a tar of the tree) as `docker load` takes an image: manifest.json, the config, the layer."""
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    config = json.dumps(image_config(rootfs, suite=suite, arch=arch, created=created)).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"]}]).encode()
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in (("manifest.json", manifest), ("config.json", config)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        archive.add(rootfs, arcname="layer.tar")
+    return out
 
 
 def _run(command: list[str], log: Callable[[str], None]) -> None:

@@ -116,18 +116,24 @@ class Builder:
             return None
 
     def _bootstrap(self, image: BaseImage, tag: str, log: TextIO) -> None:
-        repository, version = tag.split(":")
+        import docker.errors
+
         self.progress(tag, 0, 2)
         with base.bootstrap(
             image.suite, image.arch, image.mirror, lambda line: print(line, file=log)
         ) as archive:
             self.progress(tag, 1, 2)
-            self.client.api.import_image_from_file(
-                str(archive),
-                repository=repository,
-                tag=version,
-                changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8", f"LABEL org.vkzc.suite={image.suite}"],
+            # Loaded rather than imported: the image's config must name the tree's architecture.
+            loadable = base.image_archive(
+                archive, archive.with_name("image.tar"), tag=tag, suite=image.suite, arch=image.arch
             )
+            archive.unlink()
+            try:
+                with loadable.open("rb") as f:
+                    self.client.images.load(f)
+            except (docker.errors.ImageLoadError, docker.errors.APIError) as e:
+                log.write(f"docker load: {e}\n")
+                raise BuildFailed(tag, Path(log.name), f"the engine did not load the image: {e}") from None
         self.progress(tag, 2, 2)
 
     def _docker_build(self, image: DockerfileImage, tag: str, parent: str, log: TextIO) -> None:
