@@ -34,7 +34,8 @@ from vkzc.conformance.external import (
 from vkzc.conformance.ids import KiB, MiB, size_id
 from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS, wait_sync_file
 from vkzc.conformance.kernels import Kernels
-from vkzc.conformance.peer import PeerAnswer, run_peer
+from vkzc.conformance.negative import judge_invalid_import
+from vkzc.conformance.peer import run_peer
 from vkzc.conformance.target import Target
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
 from vkzc.dmabuf.registry import NAMES, exporters
@@ -306,7 +307,7 @@ def test_dmabuf_invalid_import(
     }
     if invalid in ("closed-fd", "not-a-dmabuf"):
         what = "a closed fd" if invalid == "closed-fd" else f"a {CASE_SIZE}-byte memfd imported as DMA_BUF"
-        _judge(request.node, what, run_peer(attempt))
+        judge_invalid_import(request.node, what, run_peer(attempt))
         return
     reason = capabilities.no_dmabuf_exporter(registry.values())
     if reason:
@@ -318,21 +319,4 @@ def test_dmabuf_invalid_import(
             what = f"allocationSize {2 * dmabuf.size} for a {dmabuf.size}-byte dma-buf from {exporter.name}"
         else:
             what = f"a dma-buf from {exporter.name} imported as OPAQUE_FD"
-        _judge(request.node, what, run_peer(attempt, dmabuf.fd))
-
-
-def _judge(case: pytest.Item, what: str, answer: PeerAnswer) -> None:
-    """Pass on an error from the driver; fail on a crash or an acceptance. The answer goes into the
-    case's user properties (JUnit XML, and the report the results plugin sees)."""
-    if answer.reply is None:
-        hung = answer.returncode is None
-        pytest.fail(
-            f"the driver {'hung' if hung else 'crashed'} on an invalid import: {what}; "
-            f"the peer process {answer.ending}"
-        )
-    if "error" in answer.reply:
-        pytest.fail(f"the peer process could not attempt the import ({what}): {answer.reply['error']}")
-    said = f"{answer.reply['call']} returned {answer.reply['result']}"
-    case.user_properties.append(("driver_answer", said))
-    if answer.reply["result"] == "VK_SUCCESS":
-        pytest.fail(f"driver accepted an invalid import: {what} ({said})")
+        judge_invalid_import(request.node, what, run_peer(attempt, dmabuf.fd))

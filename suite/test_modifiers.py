@@ -63,7 +63,7 @@ from vkzc.conformance.modifier_queries import (
     query,
     usage_inconsistency,
 )
-from vkzc.conformance.peer import PeerAnswer
+from vkzc.conformance.negative import judge_invalid_import
 from vkzc.conformance.plugin import TARGET
 from vkzc.conformance.target import Target
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
@@ -500,22 +500,4 @@ def test_modifier_invalid(request: pytest.FixtureRequest, target: Target, device
         exporter = _cpu_exporter().name
         attempt.update(exporter=exporter, dmabuf_size=4096)
         what = f"a 4096-byte dma-buf from {exporter} for a LINEAR layout of {3 * 256 * HEIGHT} bytes"
-    _judge(request.node, what, run_invalid(attempt))
-
-
-def _judge(case: pytest.Item, what: str, answer: PeerAnswer) -> None:
-    """Pass on an error from the driver; fail on a crash, a hang or an acceptance. The answer goes into the
-    case's user properties (JUnit XML, and the reason of its results record)."""
-    if answer.reply is None:
-        hung = answer.returncode is None
-        pytest.fail(
-            f"the driver {'hung' if hung else 'crashed'} on an invalid import: {what}; the peer process "
-            f"{answer.ending}: {answer.tail()}"
-        )
-    if "error" in answer.reply:
-        pytest.fail(f"the peer process could not attempt the import ({what}): {answer.reply['error']}")
-    details = [answer.reply[k] for k in ("query", "sizes", "layout") if k in answer.reply]
-    said = f"{answer.reply['call']} returned {answer.reply['result']}" + "".join(f"; {d}" for d in details)
-    case.user_properties.append(("driver_answer", said))
-    if answer.reply["result"] == "VK_SUCCESS":
-        pytest.fail(f"driver accepted an invalid import: {what} ({said})")
+    judge_invalid_import(request.node, what, run_invalid(attempt))
