@@ -141,3 +141,21 @@ def test_sigterm_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
     # The suite's process (its own session) went with it.
     leftovers = subprocess.run(["pgrep", "-f", str(partial.parent)], capture_output=True, text=True).stdout
     assert leftovers == ""
+
+
+def test_cases_runs_only_the_matching_cases(tmp_path: Path) -> None:
+    matrix = _matrix(tmp_path)
+    run = _vkzc(
+        "matrix",
+        "run",
+        "--matrix",
+        str(matrix),
+        "--results",
+        str(tmp_path),
+        "--cases",
+        "host_pointer and 64KiB",
+    )
+    output = run.communicate(timeout=600)[0]
+    assert run.returncode == 0, output
+    records = read_results(tmp_path / "here/lavapipe/host-amd64/results.jsonl")
+    assert records and all("host_pointer" in r.case_id and "64KiB" in r.case_id for r in records)

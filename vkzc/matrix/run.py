@@ -161,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
                     resume=args.resume,
                     reruns=args.reruns,
                     bench=args.bench,
+                    cases=args.cases,
                 )
                 outcomes.append(result)
                 progress.console.print(_line(result))
@@ -193,6 +194,7 @@ def _run_cell(
     resume: bool,
     reruns: int,
     bench: bool,
+    cases: str | None,
 ) -> CellResult:
     launcher: Launcher
     if image is None:
@@ -222,6 +224,7 @@ def _run_cell(
         resume=resume,
         reruns=reruns,
         bench=bench and not emulated,
+        cases=cases,
     )
 
 
@@ -278,5 +281,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--bench",
         action="store_true",
         help="also run the benchmarks in each cell (not qemu cells) into results/<cell-id>/bench.json",
+    )
+    run.add_argument(
+        "--cases",
+        metavar="EXPR",
+        help="run only the cases matching this pytest -k expression, e.g. 'camera or scanout'",
     )
     run.set_defaults(func=_run)

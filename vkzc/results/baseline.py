@@ -81,9 +81,12 @@ class Baseline:
             if o.outcome is Outcome.UNEXPECTED_FAIL and o.rerun_status is None
         )
 
-    def problems(self) -> tuple[str, ...]:
-        """The lines that explain a red verdict, then those worth a look (flakes, stale entries)."""
-        ordered = (Outcome.UNEXPECTED_FAIL, Outcome.UNEXPECTED_PASS, Outcome.FLAKE, Outcome.MISSING)
+    def problems(self, *, missing: bool = True) -> tuple[str, ...]:
+        """The lines that explain a red verdict, then those worth a look (flakes, and with `missing`
+        the stale entries: a run of some cases only leaves the others out on purpose)."""
+        ordered = (Outcome.UNEXPECTED_FAIL, Outcome.UNEXPECTED_PASS, Outcome.FLAKE) + (
+            (Outcome.MISSING,) if missing else ()
+        )
         return tuple(o.describe() for kind in ordered for o in self.of(kind))
 
 

@@ -178,9 +178,12 @@ def probe_command(launcher: Launcher) -> tuple[str, ...]:
     return ("sh", "-c", f"exec {shlex.quote(launcher.python)} -m vkzc probe --json > {output}")
 
 
-def suite_command(launcher: Launcher, cell: Cell, *, resume: bool) -> tuple[str, ...]:
+def suite_command(
+    launcher: Launcher, cell: Cell, *, resume: bool, cases: str | None = None
+) -> tuple[str, ...]:
     """The suite over the cell's device. A fresh run must execute something on it; a resumed one
-    (after a crash, or `vkzc matrix run --resume`) keeps the finished records and runs the rest."""
+    (after a crash, or `vkzc matrix run --resume`) keeps the finished records and runs the rest.
+    `cases` is a pytest -k expression that runs only the matching cases."""
     return (
         launcher.python,
         "-m",
@@ -191,6 +194,7 @@ def suite_command(launcher: Launcher, cell: Cell, *, resume: bool) -> tuple[str,
         f"--junitxml={launcher.results}/junit.xml",
         *(f"--vkzc-timeout={path}={seconds:g}" for path, seconds in cell.runner.timeouts),
         "--vkzc-resume" if resume else "--vkzc-require-device",
+        *(("-k", cases) if cases else ()),
     )
 
 
@@ -263,12 +267,15 @@ def run_cell(
     resume: bool = False,
     reruns: int = 1,
     bench: bool = False,
+    cases: str | None = None,
     on_line: OnLine = lambda line: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> CellResult:
     """Probe, check the renderer, run the suite (in a fresh process after each crash), rerun
     unexpected failures up to `reruns` times, and with `bench` run the benchmarks; the verdict is
-    the suite's results against the cell's expectations (benchmarks are figures, never part of it)."""
+    the suite's results against the cell's expectations (benchmarks are figures, never part of it).
+    With `cases` (a pytest -k expression) only those cases run, and expected failures that did not
+    run are not reported as missing."""
     start = time.monotonic()
     problems: list[str] = []
     write_cell_info(directory, CellInfo.from_matrix_cell(cell))
@@ -298,7 +305,9 @@ def run_cell(
             if problem:
                 return result(Outcome.RENDERER_MISMATCH, problem)
             code, restarts = supervise(
-                lambda again: launcher.run(suite_command(launcher, cell, resume=again), timeout_s, logged),
+                lambda again: launcher.run(
+                    suite_command(launcher, cell, resume=again, cases=cases), timeout_s, logged
+                ),
                 directory / RESULTS_FILE,
                 lambda: _tail(directory / "run.log"),
                 resume=resume,
@@ -316,5 +325,5 @@ def run_cell(
                 problems.append("the benchmarks failed (see run.log)")
         except TimeoutError as e:
             return result(Outcome.TIMEOUT, str(e))
-    problems[:0] = baseline.problems()
+    problems[:0] = baseline.problems(missing=cases is None)
     return result(Outcome.PASSED if baseline.green else Outcome.FAILED, "; ".join(problems))
