@@ -173,8 +173,11 @@ def read_back(
     format, size) into one buffer, in order. The images stay with this device, in TRANSFER_SRC_OPTIMAL."""
     sizes = [list(fmt.plane_bytes(*size)) for _, fmt, size in images]
     total = sum(sum(s) for s in sizes)
+    # Whole words: a shader reads the buffer as 32-bit words (NV12 of 130x66 is 12870 bytes).
     staging, mapped = _staging(
-        device, total, vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT | vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
+        device,
+        -(-total // 4) * 4,
+        vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT | vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
     )
     copies = []
     offset = 0
