@@ -149,6 +149,7 @@ class DumbBuffer:
         self.pitch = pitch
         self.size = size
         self.dmabuf = dmabuf
+        self.offset = 0  # the first pixel is the buffer's first byte
 
     @staticmethod
     def create(node: Path, width: int, height: int, bpp: int) -> DumbBuffer:

@@ -366,7 +366,7 @@ class Capture:
 
     def formats(self) -> tuple[int, ...]:
         """The pixel formats the node offers (VIDIOC_ENUM_FMT)."""
-        found = []
+        found: list[int] = []
         while True:
             desc = V4l2FmtDesc(index=len(found), type=V4L2_BUF_TYPE_VIDEO_CAPTURE)
             try:
