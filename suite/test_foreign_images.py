@@ -157,7 +157,7 @@ def test_foreign_image(
         request.node.user_properties.append(
             (
                 "driver_answer",
-                f"{exporter} chose pitch {buffer.pitch} (rows of {fmt.planes[0].row_bytes(width)} bytes), "
+                f"{buffer.origin}: pitch {buffer.pitch} (rows of {fmt.planes[0].row_bytes(width)} bytes), "
                 f"offset {buffer.offset}; dma-buf of {buffer.dmabuf.size} bytes",
             )
         )

@@ -50,6 +50,11 @@ class ImageBuffer(Protocol):
     @property
     def pitch(self) -> int: ...
 
+    @property
+    def origin(self) -> str:
+        """What made it, where: e.g. `vgem dumb buffer on /dev/dri/card0`."""
+        ...
+
     def mapped(self, access: int) -> AbstractContextManager[Bytes]:
         """The rows (pitch x height bytes from the first pixel) through the exporter's own CPU map."""
         ...

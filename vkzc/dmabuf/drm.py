@@ -143,8 +143,9 @@ class DumbBuffer:
     (DRM_IOCTL_MODE_MAP_DUMB + mmap of the card node), the dma-buf its PRIME export. Owns the card fd,
     the GEM handle and the dma-buf."""
 
-    def __init__(self, card: int, handle: int, *, pitch: int, size: int, dmabuf: DmaBuf) -> None:
+    def __init__(self, card: int, handle: int, *, pitch: int, size: int, dmabuf: DmaBuf, origin: str) -> None:
         self.card = card
+        self.origin = origin
         self.handle = handle
         self.pitch = pitch
         self.size = size
@@ -162,8 +163,16 @@ class DumbBuffer:
         except BaseException:
             os.close(card)  # closing the card drops a GEM handle made before the failure
             raise
-        dmabuf = DmaBuf(int(prime.fd), exporter=driver_name(card))
-        return DumbBuffer(card, int(dumb.handle), pitch=int(dumb.pitch), size=int(dumb.size), dmabuf=dmabuf)
+        driver = driver_name(card)
+        dmabuf = DmaBuf(int(prime.fd), exporter=driver)
+        return DumbBuffer(
+            card,
+            int(dumb.handle),
+            pitch=int(dumb.pitch),
+            size=int(dumb.size),
+            dmabuf=dmabuf,
+            origin=f"{driver} dumb buffer on {node}",
+        )
 
     def __enter__(self) -> DumbBuffer:
         return self

@@ -100,7 +100,7 @@ class GbmBuffer:
             self._lib.gbm_bo_destroy(bo)
             raise OSError(code, "gbm_bo_get_fd failed")
         self.dmabuf = DmaBuf(int(fd), exporter="gbm")
-        self.node = f"{opened.node} ({opened.driver}, backend {opened.backend})"
+        self.origin = f"GBM buffer object on {opened.node} ({opened.driver}, backend {opened.backend})"
 
     def __enter__(self) -> GbmBuffer:
         return self
