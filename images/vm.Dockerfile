@@ -26,7 +26,7 @@ RUN set -eux; \
             > /etc/apt/preferences.d/vkzc-kernel; \
     fi; \
     apt-get update; \
-    apt-get install -y --no-install-recommends initramfs-tools kmod; \
+    apt-get install -y --no-install-recommends initramfs-tools kmod libgbm1; \
     sed -i 's/^MODULES=.*/MODULES=list/' /etc/initramfs-tools/initramfs.conf; \
     printf '%s\n' virtio_pci virtio_blk ext4 >> /etc/initramfs-tools/modules; \
     apt-get install -y --no-install-recommends "linux-image-${KERNEL_FLAVOUR}/${KERNEL_SUITE}"; \
@@ -51,4 +51,10 @@ RUN set -eux; \
         > /usr/local/sbin/vkzc-vm-init; \
     chmod 0755 /usr/local/sbin/vkzc-vm-init; \
     mkdir /results
+# vivid (the runner's `modules`) as one camera: a single video capture node (node_types bit 0) using
+# the single-planar API (multiplanar=1), whose buffers come from vmalloc (allocators=0), which
+# VIDIOC_EXPBUF exports and any importer can mmap. Its webcam input offers NV12, YUYV and packed
+# RGB at 640x480 and 1280x720.
+RUN printf 'options vivid n_devs=1 node_types=0x1 multiplanar=1 allocators=0\n' \
+        > /etc/modprobe.d/vkzc-vivid.conf
 LABEL org.vkzc.kernel.suite=${KERNEL_SUITE}

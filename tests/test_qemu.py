@@ -179,7 +179,7 @@ def test_launcher_job_has_image_env_then_home_then_the_cell_env(tmp_path: Path) 
     assert environment["HOME"] == "/tmp"
     assert environment["VK_DRIVER_FILES"] == "/usr/share/vulkan/icd.d/lvp_icd.json"
     assert environment["VKZC_CELL"] == CELL.identifier
-    assert made.modules == ("vgem", "virtio_gpu")
+    assert made.modules == ("vgem", "vivid", "virtio_gpu")
     assert made.devices == CELL.runner.devices and "/dev/udmabuf" in made.devices
     assert made.results_dir == launcher.results == RESULTS_DIR
     if os.geteuid() == 0:

@@ -97,7 +97,7 @@ def test_the_repository_matrix_runs_sid_lavapipe_in_the_vm_by_default() -> None:
     assert cell in MATRIX.default_cells
     assert isinstance(cell.runner, QemuRunner)
     assert cell.runner.kernel == "sid" and cell.runner.virtio_gpu
-    assert cell.runner.modules == ("vgem",)
+    assert cell.runner.modules == ("vgem", "vivid")
     assert {"/dev/udmabuf", "/dev/dma_heap/system", "/dev/dri/card0", "/dev/dri/renderD128"} <= set(
         cell.devices
     )

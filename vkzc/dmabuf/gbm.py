@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
+from vkzc.dmabuf import sync
 from vkzc.dmabuf.buffer import DmaBuf
 from vkzc.dmabuf.drm import driver_name, nodes
 
 LIBRARY = "libgbm.so.1"
 GBM_FORMAT_ARGB8888 = 0x34325241  # fourcc "AR24"
+GBM_FORMAT_ABGR8888 = 0x34324241  # fourcc "AB24"
+GBM_BO_USE_RENDERING = 1 << 2
 GBM_BO_USE_LINEAR = 1 << 4
+GBM_BO_TRANSFER_READ = 1 << 0
+GBM_BO_TRANSFER_WRITE = 1 << 1
+DRM_FORMAT_MOD_LINEAR = 0
+DRM_FORMAT_MOD_INVALID = (1 << 56) - 1
 ROW_PIXELS = 4096  # 16 KiB rows: few rows even for 64 MiB, far below any backend's size limit
 ROW_BYTES = ROW_PIXELS * 4
 
@@ -35,6 +47,23 @@ def _load() -> ctypes.CDLL:
     lib.gbm_bo_get_fd.restype = ctypes.c_int
     lib.gbm_bo_destroy.argtypes = (ctypes.c_void_p,)
     lib.gbm_bo_destroy.restype = None
+    lib.gbm_device_is_format_supported.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
+    lib.gbm_device_is_format_supported.restype = ctypes.c_int
+    lib.gbm_bo_get_stride.argtypes = (ctypes.c_void_p,)
+    lib.gbm_bo_get_stride.restype = ctypes.c_uint32
+    lib.gbm_bo_get_offset.argtypes = (ctypes.c_void_p, ctypes.c_int)
+    lib.gbm_bo_get_offset.restype = ctypes.c_uint32
+    lib.gbm_bo_get_modifier.argtypes = (ctypes.c_void_p,)
+    lib.gbm_bo_get_modifier.restype = ctypes.c_uint64
+    lib.gbm_bo_map.argtypes = (
+        ctypes.c_void_p,
+        *(ctypes.c_uint32,) * 5,
+        ctypes.POINTER(ctypes.c_uint32),
+        ctypes.POINTER(ctypes.c_void_p),
+    )
+    lib.gbm_bo_map.restype = ctypes.c_void_p
+    lib.gbm_bo_unmap.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+    lib.gbm_bo_unmap.restype = None
     return lib
 
 
@@ -43,6 +72,72 @@ class _Opened:
     lib: ctypes.CDLL
     fd: int
     device: int
+    node: Path
+    driver: str
+    backend: str
+
+
+def fourcc_name(fourcc: int) -> str:
+    """DRM's four characters, e.g. AR24."""
+    return fourcc.to_bytes(4, "little").decode(errors="replace")
+
+
+class GbmBuffer:
+    """A linear buffer object kept alive with its dma-buf: the pitch is GBM's choice, the CPU map
+    gbm_bo_map's (bracketed by DMA_BUF_IOCTL_SYNC on the dma-buf)."""
+
+    def __init__(self, opened: _Opened, bo: int, *, width: int, height: int) -> None:
+        self._lib = opened.lib
+        self.bo: int | None = bo
+        self.width = width
+        self.height = height
+        self.pitch = int(self._lib.gbm_bo_get_stride(bo))
+        self.offset = int(self._lib.gbm_bo_get_offset(bo, 0))
+        self.modifier = int(self._lib.gbm_bo_get_modifier(bo))
+        fd = self._lib.gbm_bo_get_fd(bo)
+        if fd < 0:
+            code = ctypes.get_errno()
+            self._lib.gbm_bo_destroy(bo)
+            raise OSError(code, "gbm_bo_get_fd failed")
+        self.dmabuf = DmaBuf(int(fd), exporter="gbm")
+        self.origin = f"GBM buffer object on {opened.node} ({opened.driver}, backend {opened.backend})"
+
+    def __enter__(self) -> GbmBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def mapped(self, access: int) -> Iterator[npt.NDArray[np.uint8]]:
+        """The whole buffer object's rows (pitch x height bytes from its first pixel) through gbm_bo_map."""
+        flags = (GBM_BO_TRANSFER_READ if access & sync.READ else 0) | (
+            GBM_BO_TRANSFER_WRITE if access & sync.WRITE else 0
+        )
+        stride = ctypes.c_uint32()
+        data = ctypes.c_void_p()
+        with sync.cpu_access(self.dmabuf.fd, access):
+            pointer = self._lib.gbm_bo_map(
+                self.bo, 0, 0, self.width, self.height, flags, ctypes.byref(stride), ctypes.byref(data)
+            )
+            if not pointer:
+                raise OSError(ctypes.get_errno(), "gbm_bo_map failed")
+            try:
+                if stride.value != self.pitch:
+                    raise OSError(
+                        f"gbm_bo_map maps at a stride of {stride.value}, the buffer object's is {self.pitch}"
+                    )
+                # Valid only until gbm_bo_unmap, at the end of the block.
+                start = ctypes.cast(pointer, ctypes.POINTER(ctypes.c_uint8))
+                yield np.ctypeslib.as_array(start, shape=(self.pitch * self.height,))
+            finally:
+                self._lib.gbm_bo_unmap(self.bo, data)
+
+    def close(self) -> None:
+        self.dmabuf.close()
+        if self.bo is not None:
+            self._lib.gbm_bo_destroy(self.bo)
+            self.bo = None
 
 
 class GbmExporter:
@@ -84,12 +179,13 @@ class GbmExporter:
 
     @staticmethod
     def _try(lib: ctypes.CDLL, node: Path, fd: int) -> tuple[_Opened | None, str]:
-        label = f"{node} ({driver_name(fd)})"
+        driver = driver_name(fd)
+        label = f"{node} ({driver})"
         device = lib.gbm_create_device(fd)
         if not device:
             return None, f"{label}: gbm_create_device failed"
         backend = (lib.gbm_device_get_backend_name(device) or b"?").decode()
-        opened = _Opened(lib=lib, fd=fd, device=device)
+        opened = _Opened(lib=lib, fd=fd, device=device, node=node, driver=driver, backend=backend)
         try:
             os.close(_export(opened, ROW_BYTES))
         except OSError as e:
@@ -105,6 +201,30 @@ class GbmExporter:
         if self._opened is None:
             raise OSError(f"GBM is unavailable: {reason}")
         return DmaBuf(_export(self._opened, size), exporter=self.name)
+
+    def format_unsupported(self, fourcc: int) -> str | None:
+        """None when GBM says it can make linear buffers of `fourcc` for rendering, else its answer."""
+        reason = self.available()
+        if self._opened is None:
+            return reason
+        if self._opened.lib.gbm_device_is_format_supported(self._opened.device, fourcc, GBM_BO_USE_LINEAR):
+            return None
+        return (
+            f"GBM on {self._opened.node} ({self._opened.driver}, backend {self._opened.backend}): "
+            f"gbm_device_is_format_supported({fourcc_name(fourcc)}, GBM_BO_USE_LINEAR) says no"
+        )
+
+    def allocate_image(self, width: int, height: int, fourcc: int) -> GbmBuffer:
+        """A linear width x height buffer object of `fourcc`, at the pitch GBM chooses."""
+        reason = self.available()
+        if self._opened is None:
+            raise OSError(f"GBM is unavailable: {reason}")
+        lib = self._opened.lib
+        bo = lib.gbm_bo_create(self._opened.device, width, height, fourcc, GBM_BO_USE_LINEAR)
+        if not bo:
+            code = ctypes.get_errno()
+            raise OSError(code, f"gbm_bo_create({width}x{height} {fourcc_name(fourcc)}, LINEAR) failed")
+        return GbmBuffer(self._opened, bo, width=width, height=height)
 
     def close(self) -> None:
         if self._opened is not None:

@@ -100,6 +100,10 @@ def guest_init_script(job: GuestJob) -> str:
         )
         handed = f"chgrp {_DEVICE_GROUP} {q(device)} && chmod 0660 {q(device)}"
         lines.append(f"{handed} || fail {q(f'cannot hand {device} over')}")
+    # V4L2 nodes (a module such as vivid makes them) go to group video, as udev's default rules do.
+    lines.append(
+        'for node in /dev/video*; do [ -e "$node" ] && chgrp video "$node" && chmod 0660 "$node"; done'
+    )
     environment = " ".join(q(f"{name}={value}") for name, value in job.environment)
     lines += [
         f"cd {q(job.workdir)} 2>/dev/null || cd /",
