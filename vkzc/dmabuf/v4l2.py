@@ -199,6 +199,10 @@ def fourcc_text(value: int) -> str:
     return value.to_bytes(4, "little").decode("ascii", errors="replace")
 
 
+# YUYV at this size: 4,147,200-byte buffers, enough for the dma-buf cases up to 1 MiB.
+_BUFFER_FORMAT_SIZE = (1920, 1080)
+
+
 @dataclass(frozen=True, kw_only=True)
 class CaptureDevice:
     node: Path
@@ -220,8 +224,15 @@ def _capture_device(node: Path) -> CaptureDevice | None:
             != V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING
         ):
             return None
+        # A format of our own, not whatever the last user left (the camera cases leave theirs), so
+        # that the buffer sizes this exporter can give do not depend on the order cases ran in.
         fmt = V4l2Format(type=V4L2_BUF_TYPE_VIDEO_CAPTURE)
-        ioctl(fd, "VIDIOC_G_FMT", VIDIOC_G_FMT, fmt)
+        fmt.fmt.pix.width, fmt.fmt.pix.height = _BUFFER_FORMAT_SIZE
+        fmt.fmt.pix.pixelformat = fourcc("YUYV")
+        try:
+            ioctl(fd, "VIDIOC_S_FMT", VIDIOC_S_FMT, fmt)
+        except OSError:
+            ioctl(fd, "VIDIOC_G_FMT", VIDIOC_G_FMT, fmt)
         return CaptureDevice(
             node=node, card=cap.card.decode(errors="replace"), sizeimage=fmt.fmt.pix.sizeimage
         )
