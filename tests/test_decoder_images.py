@@ -2,8 +2,9 @@
 installs; and, marked slow, the Intel and ARM board images themselves, asked inside which hardware
 device types and decoders their PyAV offers.
 
-The slow tests build what is missing through vkzc's Builder (cold: about 2 minutes for the Intel
-image, 6 for the arm64 one under qemu-user) and skip, saying which is missing, without a Docker
+The slow tests build what is missing through vkzc's Builder (over present mesa images, measured
+cold on a loaded 2-core machine: about 3 minutes for the Intel image, 17 for the arm64 one under
+qemu-user; 35 s for both when they exist) and skip, saying which is missing, without a Docker
 engine or, for arm64, without qemu-aarch64 in binfmt_misc. docs/decode-images.md has the figures.
 """
 
