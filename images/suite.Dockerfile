@@ -9,10 +9,14 @@
 #   VKZC_UID    uid/gid of the user vkzc                               (1000)
 #   RENDER_GID  gid for the render group if the image lacks one; empty = next free system
 #               gid. Cells add the host's device groups at run time (group_add).
+#   VENV_OPTIONS  `--system-site-packages` over a decode layer (decode.Dockerfile), so that the
+#               venv sees Debian's PyAV and pip does not install PyPI's av (no VAAPI) over it;
+#               empty otherwise
 ARG BASE=vkzc-mesa:trixie
 FROM ${BASE}
 ARG VKZC_UID=1000
 ARG RENDER_GID=
+ARG VENV_OPTIONS=
 RUN set -eux; \
     getent group video >/dev/null || groupadd -r video; \
     getent group render >/dev/null || groupadd -r ${RENDER_GID:+-g "$RENDER_GID"} render; \
@@ -21,7 +25,7 @@ RUN set -eux; \
 
 COPY wheelhouse/ /opt/vkzc-wheelhouse/
 RUN set -eux; \
-    python3 -m venv /opt/vkzc; \
+    python3 -m venv ${VENV_OPTIONS} /opt/vkzc; \
     /opt/vkzc/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
         --find-links /opt/vkzc-wheelhouse "vkzc[bench]"; \
     rm -rf /opt/vkzc-wheelhouse; \

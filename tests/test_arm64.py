@@ -52,7 +52,7 @@ def test_the_emulated_cell_is_lavapipe_on_arm64_outside_the_default_run() -> Non
 
 def test_the_emulated_cell_runs_the_image_the_boards_run() -> None:
     image = plan.suite_image(EMULATED)
-    assert image.key == "mesa-26.2.6-debian-sid-arm64"
+    assert image.key == "mesa-26.2.6-debian-sid-arm64-v4l2"
     assert all(plan.suite_image(board) == image for board in BOARDS)
     assert plan.chain(image)[0] == plan.BaseImage(suite="sid", arch="arm64")
 

@@ -103,6 +103,47 @@ def test_repository_matrix_pins_icd_names_and_versions() -> None:
     assert versions == ["22.3.6", "25.0.7", "26.2.6", "26.2.6", "25.0.7"]
 
 
+def test_repository_matrix_gives_decoders_to_the_hardware_runners_only() -> None:
+    matrix = load_matrix(REPO_MATRIX)
+    decoders = {runner.id: getattr(runner, "decoders", ()) for runner in matrix.runners}
+    assert decoders == {
+        "local": (),
+        "rk3588-mali-g610": ("v4l2",),
+        "rpi5-videocore7": ("v4l2",),
+        "rpi4-videocore6": ("v4l2",),
+        "intel-anv": ("vaapi",),
+        "qemu": (),
+        # The boards' image, smoke-tested under emulation.
+        "emulated": ("v4l2",),
+        "h100": (),
+    }
+    assert all(cell.decoders == () for cell in matrix.default_cells)
+    assert matrix.cell("mesa-25.0.7-source/anv/intel-anv-amd64").decoders == ("vaapi",)
+
+
+def test_decoders_are_read_in_the_file_order() -> None:
+    text = VALID.replace(
+        "    devices: [/dev/dri/renderD128]\n",
+        "    devices: [/dev/dri/renderD128]\n    decoders: [v4l2, vaapi]\n",
+    )
+    schema_validator().validate(yaml.safe_load(text))
+    matrix = parse_matrix(text, filename="m.yaml")
+    assert matrix.cell("mesa-26.2.6-debian-sid/panvk/rk3588-arm64").decoders == ("v4l2", "vaapi")
+    assert matrix.cell("mesa-26.2.6-debian-sid/lavapipe/local-amd64").decoders == ()
+
+
+def test_only_docker_runners_take_decoders() -> None:
+    text = VALID.replace(
+        "cells:\n",
+        "  - id: vm\n    kind: qemu\n    arch: amd64\n    kernel: sid\n    decoders: [vaapi]\ncells:\n",
+    )
+    line = text[: text.index("decoders:")].count("\n") + 1
+    with pytest.raises(
+        ConfigurationError, match=rf"^m.yaml:{line}: key 'decoders' is not known in a qemu runner"
+    ):
+        parse_matrix(text, filename="m.yaml")
+
+
 def test_the_small_valid_matrix_loads() -> None:
     matrix = parse_matrix(VALID, filename="m.yaml")
     assert [cell.identifier for cell in matrix.cells] == [
@@ -314,6 +355,38 @@ MALFORMED = [
         "default:",
         ["unbalanced"],
         False,
+    ),
+    (
+        "unknown decoder",
+        "devices: [/dev/dri/renderD128]",
+        "devices: [/dev/dri/renderD128]\n    decoders: [vapi]",
+        "decoders:",
+        ["'decoders[0]'", "'vapi' is unknown", "did you mean 'vaapi'"],
+        True,
+    ),
+    (
+        "decoder listed twice",
+        "devices: [/dev/dri/renderD128]",
+        "devices: [/dev/dri/renderD128]\n    decoders: [v4l2, v4l2]",
+        "decoders:",
+        ["'decoders[1]'", "'v4l2' is listed twice"],
+        True,
+    ),
+    (
+        "decoders given as one string",
+        "devices: [/dev/dri/renderD128]",
+        "devices: [/dev/dri/renderD128]\n    decoders: v4l2",
+        "decoders:",
+        ["'decoders'", "expected a list", "got a string"],
+        True,
+    ),
+    (
+        "empty decoders",
+        "devices: [/dev/dri/renderD128]",
+        "devices: [/dev/dri/renderD128]\n    decoders: []",
+        "decoders:",
+        ["'decoders'", "empty list"],
+        True,
     ),
     (
         "icd with an unknown placeholder",

@@ -8,6 +8,10 @@ files: change any of them and the tag changes; change none and the image is reus
 A qemu cell's suite layer sits on `vkzc-vm:<key>-linux-<suite>-<hash>` (Debian's kernel over the
 mesa image), and the cell boots `vkzc-disk:…`, that suite image's root filesystem made into a disk
 image (vkzc/images/disk.py): a directory in vkzc's cache rather than an engine image.
+
+A cell whose runner has hardware decoders (matrix.yaml `decoders`) gets `vkzc-decode:…-<decoders>`
+between its mesa image and its suite layer: Debian's PyAV and what those decoders need
+(images/decode.Dockerfile); its suite layer's venv then sees the system's packages.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from vkzc.matrix.model import (
     DebianPackages,
     DebianSource,
     DebianSuite,
+    Decoder,
     Git,
     Installed,
     MesaBuild,
@@ -186,16 +191,52 @@ def vm_image(mesa: DockerfileImage, kernel: DebianSuite) -> DockerfileImage:
     )
 
 
+# What each decoder needs beside python3-av (which brings the FFmpeg libraries), per architecture.
+# vaapi: the VA drivers of Debian main (iHD, the free build of Intel's media driver, for Broadwell
+# and later; i965 for older Intel; Mesa's radeonsi and nouveau) and vainfo to see which one loads;
+# Intel's two are built for x86 only. v4l2: v4l2-ctl, to see the decoder device's formats.
+_DECODE_PACKAGES: dict[Decoder, dict[Arch, tuple[str, ...]]] = {
+    "vaapi": {
+        "amd64": ("intel-media-va-driver", "i965-va-driver", "mesa-va-drivers", "vainfo"),
+        "arm64": ("mesa-va-drivers", "vainfo"),
+    },
+    "v4l2": {"amd64": ("v4l-utils",), "arm64": ("v4l-utils",)},
+}
+
+
+def decode_packages(decoders: Iterable[Decoder], arch: Arch) -> tuple[str, ...]:
+    packages: list[str] = []
+    for decoder in decoders:
+        packages += [p for p in _DECODE_PACKAGES[decoder][arch] if p not in packages]
+    return tuple(packages)
+
+
+def decode_image(parent: DockerfileImage, decoders: tuple[Decoder, ...]) -> DockerfileImage:
+    """Debian's PyAV and the decoders' packages over a mesa (or VM) image; below the suite layer, so
+    that an edit to vkzc never reinstalls them."""
+    return DockerfileImage(
+        repository="vkzc-decode",
+        key=f"{parent.key}-{'-'.join(sorted(decoders))}",
+        dockerfile="decode.Dockerfile",
+        buildargs=(("DECODE_PACKAGES", " ".join(decode_packages(sorted(decoders), parent.arch))),),
+        parent=parent,
+    )
+
+
 def suite_image(cell: Cell, mirror: str = DEFAULT_MIRROR) -> DockerfileImage:
     parent = mesa_image(cell.mesa, cell.arch, mirror)
     if isinstance(cell.runner, QemuRunner):
         parent = vm_image(parent, cell.runner.kernel)
+    buildargs: tuple[tuple[str, str], ...] = ()
+    if cell.decoders:
+        parent = decode_image(parent, cell.decoders)
+        buildargs = (("VENV_OPTIONS", "--system-site-packages"),)
     return DockerfileImage(
         repository="vkzc-suite",
-        # <mesa-id>-<arch>, with -linux-<suite> for a VM's.
+        # <mesa-id>-<arch>, with -linux-<suite> for a VM's and -<decoders> over a decode layer.
         key=parent.key,
         dockerfile="suite.Dockerfile",
-        buildargs=(),
+        buildargs=buildargs,
         parent=parent,
         carries_vkzc=True,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
 from typing import Protocol, TypeVar, cast
@@ -14,12 +14,14 @@ from vkzc.errors import ConfigurationError
 from vkzc.matrix.model import (
     ARCHES,
     DEBIAN_SUITES,
+    DECODERS,
     MESA_VULKAN_DRIVERS,
     Arch,
     Cell,
     DebianPackages,
     DebianSource,
     DebianSuite,
+    Decoder,
     DockerRunner,
     Driver,
     Git,
@@ -271,8 +273,26 @@ def _icd(doc: Document, entry: Entry) -> str:
 # --- runners --------------------------------------------------------------------------------------
 
 
+# Docker and host runners share their keys; each kind reads its own besides.
+M = TypeVar("M", DockerRunner, HostRunner)
+
+
 def _docker_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
-    return _machine_runner(doc, entry, DockerRunner)
+    runner, id_entry = _machine_runner(doc, entry, DockerRunner, ("decoders",))
+    fields = doc.mapping(entry)
+    if "decoders" not in fields:
+        return runner, id_entry
+    return replace(runner, decoders=_decoders(doc, fields["decoders"])), id_entry
+
+
+def _decoders(doc: Document, entry: Entry) -> tuple[Decoder, ...]:
+    decoders: list[Decoder] = []
+    for item in doc.sequence(entry, non_empty=True):
+        decoder = cast(Decoder, doc.choice(item, DECODERS))
+        if decoder in decoders:
+            doc.fail(item.line, f"key '{item.key}' value '{decoder}' is listed twice")
+        decoders.append(decoder)
+    return tuple(decoders)
 
 
 def _host_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
@@ -280,13 +300,17 @@ def _host_runner(doc: Document, entry: Entry) -> tuple[Runner, Entry]:
 
 
 def _machine_runner(
-    doc: Document, entry: Entry, kind: type[DockerRunner] | type[HostRunner]
-) -> tuple[Runner, Entry]:
+    doc: Document,
+    entry: Entry,
+    kind: type[M],
+    extra: tuple[str, ...] = (),
+) -> tuple[M, Entry]:
+    """What docker and host runners share; `extra` names the keys the caller reads itself."""
     fields = doc.fields(
         entry,
         what=f"a {kind.kind} runner",
         required=("id", "kind", "arch"),
-        optional=("labels", "devices", "timeouts"),
+        optional=("labels", "devices", "timeouts", *extra),
     )
     return (
         kind(

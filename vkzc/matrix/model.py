@@ -21,6 +21,12 @@ _CPU: dict[Arch, str] = {"amd64": "x86_64", "arm64": "aarch64"}
 DebianSuite = Literal["bookworm", "trixie", "sid"]
 DEBIAN_SUITES: tuple[DebianSuite, ...] = ("bookworm", "trixie", "sid")
 
+# Hardware decoding sources a runner has (issue 8): `vaapi` (Intel/AMD through libva) and `v4l2`
+# (a V4L2 memory-to-memory decoder: stateful v4l2m2m or stateless request API). Cells on such a runner
+# run in an image that carries the FFmpeg and PyAV those sources decode with (vkzc/images/plan.py).
+Decoder = Literal["vaapi", "v4l2"]
+DECODERS: tuple[Decoder, ...] = ("vaapi", "v4l2")
+
 # The choices of meson's -Dvulkan-drivers (Mesa's meson_options.txt); extend when Mesa adds one.
 MESA_VULKAN_DRIVERS = frozenset(
     {
@@ -198,6 +204,7 @@ class DockerRunner:
     devices: tuple[str, ...] = ()
     # Per-path time limits of one case (seconds) where this machine needs other than the defaults.
     timeouts: tuple[tuple[str, float], ...] = ()
+    decoders: tuple[Decoder, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,6 +270,10 @@ class Cell:
     @property
     def devices(self) -> tuple[str, ...]:
         return self.runner.devices
+
+    @property
+    def decoders(self) -> tuple[Decoder, ...]:
+        return self.runner.decoders if isinstance(self.runner, DockerRunner) else ()
 
 
 @dataclass(frozen=True, kw_only=True)
