@@ -83,8 +83,7 @@ def semi_planar(frame: Any) -> SemiPlanar:
 def planar(frame: SemiPlanar) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
     """The Y, U and V sample arrays back from NV12 / P010: the inverse of `semi_planar`."""
     dtype = np.uint8 if frame.depth == 8 else np.dtype("<u2")
-    y = frame.y.view(dtype).reshape(frame.height, frame.width)
-    uv = frame.uv.view(dtype).reshape(frame.height // 2, frame.width // 2, 2)
-    if frame.depth == 10:
-        y, uv = y >> P010_SHIFT, uv >> P010_SHIFT
+    shift = 0 if frame.depth == 8 else P010_SHIFT
+    y = np.right_shift(frame.y.view(dtype).reshape(frame.height, frame.width), shift)
+    uv = np.right_shift(frame.uv.view(dtype).reshape(frame.height // 2, frame.width // 2, 2), shift)
     return y, uv[..., 0], uv[..., 1]
