@@ -134,13 +134,8 @@ def _two_layer(target: Target, device: Device, drm: DrmFrame, depth: int) -> Imp
         supports.append(_image_support(target, layer, modifier, 0, what))
         width, height = plane.extent(drm.width, drm.height)
         spec = ImageSpec(format=layer, width=width, height=height, usage=USAGE)
-        images.append(
-            (
-                layer,
-                spec,
-                ModifierImage(device, spec, handle_type=DMA_BUF, explicit=(modifier, (_layout(drm, index),))),
-            )
-        )
+        image = ModifierImage(device, spec, handle_type=DMA_BUF, explicit=(modifier, (_layout(drm, index),)))
+        images.append((layer, spec, image))
     objects = [p.object_index for p in drm.planes]
     if len(set(objects)) == 1:
         features = 0
@@ -227,7 +222,7 @@ def _buffer(target: Target, device: Device, drm: DrmFrame, depth: int) -> Import
                     dstQueueFamilyIndex=device.queue_family,
                     buffer=b.handle,
                     offset=0,
-                    size=vk.VK_WHOLE_SIZE,
+                    size=b.size,
                 )
                 for b in buffers
             ]
