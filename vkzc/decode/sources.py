@@ -66,10 +66,10 @@ def pyav_missing() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
+@functools.cache
 def software_frames(clip: ClipRecord, path: Path) -> tuple[SemiPlanar, ...]:
-    """The clip decoded by PyAV's single-threaded software decoder, as NV12 / P010 planes. The last clip
-    is kept: cases of one clip follow each other, and decoding 1080p under emulation is slow."""
+    """The clip decoded by PyAV's single-threaded software decoder, as NV12 / P010 planes. Kept for the
+    run (all clips: ~200 MB): many cases read one clip, and decoding 1080p under emulation is slow."""
     from vkzc.fixtures.generate import decode
 
     return tuple(frame for _, frame in decode(path, clip.decoder))
