@@ -17,6 +17,7 @@ route; hardware sources' layout is `decoder`).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,17 +27,21 @@ import numpy as np
 import pytest
 
 from vkzc.conformance import capabilities
-from vkzc.conformance.external import DMA_BUF_EXTENSIONS
+from vkzc.conformance.external import DMA_BUF, DMA_BUF_EXTENSIONS, buffer_support, import_buffer
 from vkzc.conformance.image_transfer import FOREIGN_EXTENSION
 from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS
 from vkzc.conformance.linear_planes import CPU_EXPORTERS
 from vkzc.conformance.target import Target
+from vkzc.conformance.yuv import YuvMatrix, bytes_from_planes, compare_rgba, gpu_rgba, host_storage
 from vkzc.decode import drm_descriptor
 from vkzc.decode.fences import sync_file_unsupported, wait_for_writers
 from vkzc.decode.layouts import BY_NAME as LAYOUTS
 from vkzc.decode.layouts import LAYOUTS as ALL_LAYOUTS
+from vkzc.decode.layouts import place
 from vkzc.decode.planes import SemiPlanar
+from vkzc.decode.rgba import reference, samples, yuv_layout
 from vkzc.decode.sources import (
+    GUARD_BYTE,
     DmaBufFrame,
     SoftwareSource,
     Source,
@@ -65,7 +70,19 @@ OPTIONAL_EXTENSIONS = (*DMA_BUF_EXTENSIONS, MODIFIER_EXTENSION, FOREIGN_EXTENSIO
 ALL_LAYOUT_SIZE = (1366, 768)
 FEW_LAYOUTS = ("intel-ihd", "rpi5-two-objects")
 SYNC_CLIPS = ("h264-1366x768", "hevc-main10-1366x768")
+# NV12 and P010 to RGBA: the shader reads one buffer, so single-object layouts only.
+RGBA_CLIPS = ("h264-1366x768", "hevc-main10-1366x768")
+RGBA_LAYOUTS = ("intel-ihd", "amd-radeonsi")
+RGBA_CASES = [
+    (memory, clip, layout, matrix.value)
+    for memory in ("software", "host-visible")
+    for clip in RGBA_CLIPS
+    for layout in RGBA_LAYOUTS
+    for matrix in YuvMatrix
+]
 SYNC_LAYOUTS = ("intel-ihd", "rpi5-two-objects")
+# FFmpeg's form first: the sync case is about the fence and the recycled surface, not the route.
+SYNC_ROUTES = ("two-layer", "multi-planar", "buffer")
 
 
 def _software_rows() -> list[tuple[str, str, str, str]]:
@@ -256,15 +273,16 @@ def test_decode_sync(
         if reason:
             pytest.skip(reason)
         imported = None
-        for route in ROUTES:
+        for route in SYNC_ROUTES:
             try:
                 imported = import_frame(target, device, first.drm, clip.depth, route)
                 break
             except Unsupported:
                 continue
         if imported is None:
-            pytest.skip(f"{target.identity.name} takes the frame by no route ({', '.join(ROUTES)})")
-        for frame in (first, *frames):
+            pytest.skip(f"{target.identity.name} takes the frame by no route ({', '.join(SYNC_ROUTES)})")
+        # One at a time: the next frame is decoded into the surface only once this one was read.
+        for frame in itertools.chain((first,), frames):
             wait_for_writers(device, frame.drm)
             got = imported.read()
             if frame.index:
@@ -279,4 +297,65 @@ def test_decode_sync(
         source.close()
     request.node.user_properties.append(
         ("driver_answer", f"one surface, imported once as {imported.route}; waited on SYNC_FD each frame")
+    )
+
+
+@pytest.mark.parametrize(
+    ("memory", "clip_name", "layout", "matrix"), RGBA_CASES, ids=["-".join(c) for c in RGBA_CASES]
+)
+def test_decode_rgba(
+    request: pytest.FixtureRequest,
+    target: Target,
+    device: Device,
+    manifest: Manifest,
+    memory: str,
+    clip_name: str,
+    layout: str,
+    matrix: str,
+):
+    """The clip's last frame (through a pool of 3 surfaces) converted to RGBA by shaders/yuv_to_rgba.comp
+    where it lies, limited range, BT.601 or BT.709: in the software source's dma-buf imported as a storage
+    buffer, or (`host-visible`, every driver) written at the same layout into a host-visible buffer. The
+    result matches the CPU reference of the software decode within one code value."""
+    clip, path = _clip(manifest, clip_name)
+    expected = software_frames(clip, path)[-1]
+    want = reference(expected, YuvMatrix(matrix))
+    if memory == "host-visible":
+        placement = place(LAYOUTS[layout], clip.depth, clip.width, clip.height)
+        yuv = yuv_layout(placement.planes, clip.depth, clip.width, clip.height)
+        buffer, mapped = host_storage(device, placement.object_sizes[0])
+        mapped[: yuv.size] = bytes_from_planes(*samples(expected), yuv, fill=GUARD_BYTE)
+        request.node.user_properties.append(("driver_answer", f"host-visible buffer laid out as {layout}"))
+        problem = compare_rgba(gpu_rgba(device, buffer, yuv, YuvMatrix(matrix)), want)
+        assert problem is None, problem
+        return
+    for extension in DMA_BUF_EXTENSIONS:
+        reason = capabilities.missing_extension(target, extension)
+        if reason:
+            pytest.skip(reason)
+    support = buffer_support(target.physical, DMA_BUF)
+    reason = capabilities.external_memory_unsupported(target, "DMA_BUF", support, export=False)
+    if reason:
+        pytest.skip(reason)
+    source = _source("software", layout, clip, pool=3)
+    frames = source.frames(clip, path)
+    try:
+        *_, last = frames
+        _record(request, last)
+        _check_descriptor(last)
+        size = last.drm.object_size(0)
+        reason = capabilities.storage_range_too_small(target, size)
+        if reason:
+            pytest.skip(reason)
+        shared = import_buffer(device, os.dup(last.drm.objects[0].fd), size, DMA_BUF, support)
+        assert len(last.drm.objects) == 1, f"{layout} frames should lie in one dma-buf: {last.drm.to_json()}"
+        yuv = yuv_layout(last.drm.planes, clip.depth, clip.width, clip.height)
+        got = gpu_rgba(device, shared.buffer, yuv, YuvMatrix(matrix))
+        problem = compare_rgba(got, want)
+        assert problem is None, f"{problem}; descriptor {last.drm.to_json()}"
+    finally:
+        frames.close()
+        getattr(source, "close", lambda: None)()
+    request.node.user_properties.append(
+        ("driver_answer", "the shader read the frame's dma-buf as a storage buffer")
     )
