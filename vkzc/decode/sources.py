@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vkzc.decode import drm_descriptor
 from vkzc.decode.drm_descriptor import DrmFrame
@@ -25,6 +25,10 @@ from vkzc.decode.planes import SemiPlanar
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
 from vkzc.dmabuf.sync import READ, WRITE
 from vkzc.fixtures.manifest import ClipRecord
+
+if TYPE_CHECKING:
+    from vkzc.conformance.yuv import YuvLayout
+    from vkzc.vk.resources import Buffer
 
 GUARD_BYTE = 0xA5  # what the software source leaves in row padding and between planes
 
@@ -258,3 +262,15 @@ def _drm_prime_frames(
                 )
             drm = drm_descriptor.read(frame.planes[0].buffer_ptr, frame.width, frame.height)
             yield DmaBufFrame(index=index, depth=clip.depth, drm=drm)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VulkanBufferFrame:
+    """A frame a source delivers already in Vulkan memory (NVDEC → CUDA → a VkBuffer on the suite's
+    device): read with vulkan_import.read_vulkan_frame; its source says zero_copy = False, as the
+    interop includes a device-side copy."""
+
+    index: int
+    depth: int
+    buffer: Buffer  # TRANSFER_SRC usage, on the case's device
+    layout: YuvLayout

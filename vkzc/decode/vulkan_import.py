@@ -16,7 +16,7 @@ Reading is a GPU copy into a host-visible staging buffer, planes tightly packed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from vkzc.conformance.modifier_images import (
 )
 from vkzc.conformance.modifier_queries import DISJOINT_FEATURE, listed, modifier_name, query
 from vkzc.conformance.target import Target
+from vkzc.conformance.yuv import YuvLayout
 from vkzc.decode.drm_descriptor import DrmFrame
 from vkzc.probe.modifiers import LINEAR
 from vkzc.vk.binding import load
@@ -196,24 +197,52 @@ def _buffer(target: Target, device: Device, drm: DrmFrame, depth: int) -> Import
     if reason:
         raise Unsupported(reason)
     buffers = [_import_buffer(device, o.fd, drm.object_size(i), support) for i, o in enumerate(drm.objects)]
-    sample = 1 if depth == 8 else 2
-    row_bytes = drm.width * sample
-    rows = (drm.height, drm.height // 2)
+    y, uv = (RowPlace(buffer=p.object_index, offset=p.offset, pitch=p.pitch) for p in drm.planes)
+    places = (y, uv)
+    return Imported(
+        route="buffer",
+        read=lambda: read_rows(device, buffers, places, depth, drm.width, drm.height, acquire=True),
+    )
 
-    def read() -> Planes:
-        total = row_bytes * (rows[0] + rows[1])
-        staging, mapped = _staging(device, total)
-        by_buffer: dict[int, list[Any]] = {}
-        out = 0
-        for index, plane in enumerate(drm.planes):
-            for row in range(rows[index]):
-                by_buffer.setdefault(plane.object_index, []).append(
-                    vk.VkBufferCopy(srcOffset=plane.offset + row * plane.pitch, dstOffset=out, size=row_bytes)
-                )
-                out += row_bytes
 
-        def record(cmd: Any) -> None:
-            acquire = [
+@dataclass(frozen=True, kw_only=True)
+class RowPlace:
+    """Where one plane's rows start in which of the buffers, and their pitch."""
+
+    buffer: int
+    offset: int
+    pitch: int
+
+
+def read_rows(
+    device: Device,
+    buffers: Sequence[Buffer],
+    places: tuple[RowPlace, RowPlace],
+    depth: int,
+    width: int,
+    height: int,
+    *,
+    acquire: bool,
+) -> Planes:
+    """The GPU copies Y and CbCr, row by row from their offsets and pitches in `buffers` (TRANSFER_SRC),
+    into a host-visible buffer, tightly packed. `acquire`: the buffers are external memory, taken over
+    from the foreign (or external) queue family first."""
+    row_bytes = width * (1 if depth == 8 else 2)
+    rows = (height, height // 2)
+    total = row_bytes * (rows[0] + rows[1])
+    staging, mapped = _staging(device, total)
+    by_buffer: dict[int, list[Any]] = {}
+    out = 0
+    for index, place in enumerate(places):
+        for row in range(rows[index]):
+            by_buffer.setdefault(place.buffer, []).append(
+                vk.VkBufferCopy(srcOffset=place.offset + row * place.pitch, dstOffset=out, size=row_bytes)
+            )
+            out += row_bytes
+
+    def record(cmd: Any) -> None:
+        if acquire:
+            barriers = [
                 vk.VkBufferMemoryBarrier(
                     sType=vk.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
                     srcAccessMask=0,
@@ -233,37 +262,45 @@ def _buffer(target: Target, device: Device, drm: DrmFrame, depth: int) -> Import
                 0,
                 0,
                 None,
-                len(acquire),
-                acquire,
+                len(barriers),
+                barriers,
                 0,
                 None,
             )
-            for obj, regions in by_buffer.items():
-                vk.vkCmdCopyBuffer(cmd, buffers[obj].handle, staging.handle, len(regions), regions)
-            host = vk.VkMemoryBarrier(
-                sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                srcAccessMask=vk.VK_ACCESS_TRANSFER_WRITE_BIT,
-                dstAccessMask=vk.VK_ACCESS_HOST_READ_BIT,
-            )
-            vk.vkCmdPipelineBarrier(
-                cmd,
-                vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
-                vk.VK_PIPELINE_STAGE_HOST_BIT,
-                0,
-                1,
-                [host],
-                0,
-                None,
-                0,
-                None,
-            )
+        for index, regions in by_buffer.items():
+            vk.vkCmdCopyBuffer(cmd, buffers[index].handle, staging.handle, len(regions), regions)
+        host = vk.VkMemoryBarrier(
+            sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+            srcAccessMask=vk.VK_ACCESS_TRANSFER_WRITE_BIT,
+            dstAccessMask=vk.VK_ACCESS_HOST_READ_BIT,
+        )
+        vk.vkCmdPipelineBarrier(
+            cmd,
+            vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
+            vk.VK_PIPELINE_STAGE_HOST_BIT,
+            0,
+            1,
+            [host],
+            0,
+            None,
+            0,
+            None,
+        )
 
-        device.submit(record)
-        data = np.array(mapped[:total])
-        split = row_bytes * rows[0]
-        return data[:split], data[split:]
+    device.submit(record)
+    data = np.array(mapped[:total])
+    split = row_bytes * rows[0]
+    return data[:split], data[split:]
 
-    return Imported(route="buffer", read=read)
+
+def read_vulkan_frame(device: Device, buffer: Buffer, layout: YuvLayout) -> Planes:
+    """Y and CbCr of a frame already in this device's memory (a source that delivers a VkBuffer and a
+    YuvLayout, e.g. NVDEC through CUDA interop), read by the same GPU copy as a buffer import."""
+    places = (
+        RowPlace(buffer=0, offset=layout.y_offset, pitch=layout.y_pitch),
+        RowPlace(buffer=0, offset=layout.uv_offset, pitch=layout.uv_pitch),
+    )
+    return read_rows(device, [buffer], places, layout.depth, layout.width, layout.height, acquire=False)
 
 
 _BY_ROUTE = {"multi-planar": _multi_planar, "two-layer": _two_layer, "buffer": _buffer}
