@@ -93,3 +93,18 @@ def test_cli_generates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(command, "generate", lambda folder, log: generate(folder, SMALL[:1], log=log))
     assert cli.main(["fixtures", "generate", "--out", str(tmp_path)]) == 0
     assert [c.name for c in Manifest.load(tmp_path).clips] == ["h264-64x64"]
+
+
+def test_suite_image_carries_pyav_and_the_clips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheelhouse fetches PyAV (not vkzc itself, which the bench extra names for its decode extra),
+    and the suite layer's content tag moves with the clips' keys."""
+    from vkzc.fixtures import generate as module
+    from vkzc.images import plan, wheelhouse
+
+    wanted = wheelhouse.dependencies()
+    assert "av>=12" in wanted
+    assert not [r for r in wanted if r.startswith("vkzc")]
+    before = plan.source_digest()
+    original = module.clip_key
+    monkeypatch.setattr(module, "clip_key", lambda s: "0" * 64 if s == CLIPS[0] else original(s))
+    assert plan.source_digest() != before
