@@ -28,7 +28,7 @@ from vkzc.dmabuf.drm import (
 )
 from vkzc.dmabuf.ioctl import ioctl, iowr
 
-DRM_MODE_CONNECTED = 1
+DRM_MODE_CONNECTED = 1  # drm_mode_get_connector.connection (libdrm: drmModeConnection)
 DRM_MODE_TYPE_PREFERRED = 1 << 3
 DRM_MODE_FB_MODIFIERS = 1 << 1
 DRM_CAP_DUMB_BUFFER = 0x1
