@@ -90,8 +90,9 @@ def test_a_real_guest_panic_and_a_real_hang(tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.slow
 def test_the_guest_reads_its_screen_through_the_host_service(tmp_path: Path) -> None:
-    """Before any mode is set, virtio-gpu's console is QEMU's 640x480 placeholder: the screendump the
-    guest asks for is that, written into the results folder and readable by the guest's user."""
+    """The kernel's fbdev console has set virtio-gpu's default mode (QEMU's 1280x800) at boot: the
+    screendump the guest asks for is that screen, written into the results folder and readable by
+    the guest's user."""
     if shutil.which(QEMU) is None:
         pytest.skip(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
     found = newest_disk()
@@ -105,6 +106,6 @@ def test_the_guest_reads_its_screen_through_the_host_service(tmp_path: Path) -> 
         "s = read_ppm(host_service.screendump('boot-check')); print('guest saw', s.width, s.height)"
     )
     assert launcher.run(("python3", "-c", ask), 120, lines.append) == 0, "\n".join(lines)
-    assert "guest saw 640 480" in lines
-    assert (tmp_path / "screendumps" / "boot-check.ppm").read_bytes().startswith(b"P6\n640 480\n255\n")
+    assert "guest saw 1280 800" in lines
+    assert (tmp_path / "screendumps" / "boot-check.ppm").read_bytes().startswith(b"P6\n1280 800\n255\n")
     assert any(line.startswith("vkzc-qemu: screendump screendumps/boot-check.ppm (") for line in lines)
