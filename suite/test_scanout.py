@@ -121,6 +121,7 @@ def test_scanout(
             card.set_master()
         except OSError as e:
             pytest.skip(capabilities.drm_master_refused(str(card.node), e))
+        stack.callback(card.drop_master)  # the display is free again for whoever comes next
         width, height = output.mode.width, output.mode.height
         made = stack.enter_context(ALLOCATORS[buffer](card, width, height))
         layout = PlaneLayout(offset=made.offset, size=made.pitch * height, row_pitch=made.pitch)
