@@ -15,7 +15,7 @@ import pytest
 from vkzc.errors import EnvironmentMissing
 from vkzc.images.disk import GuestFiles
 from vkzc.matrix import load_matrix
-from vkzc.runners import guest, qemu
+from vkzc.runners import guest, host_service, qemu
 from vkzc.runners.container import RESULTS_DIR
 from vkzc.runners.guest import GuestJob, guest_init_script
 from vkzc.runners.qemu import QemuLauncher, VmSpec, qemu_command
@@ -45,6 +45,8 @@ def spec(tmp_path: Path, **changes: object) -> VmSpec:
         "job_dir": tmp_path / "job",
         "results_dir": tmp_path / "results",
         "kernel_log": tmp_path / "results" / "kernel.log",
+        "monitor_socket": tmp_path / "sockets" / "monitor.sock",
+        "service_socket": tmp_path / "sockets" / "service.sock",
     }
     return VmSpec(**{**fields, **changes})  # type: ignore[arg-type]
 
@@ -89,8 +91,22 @@ def test_channels_kernel_log_output_port_and_two_shares(tmp_path: Path) -> None:
     for tag, path in (("vkzc-job", tmp_path / "job"), ("vkzc-results", tmp_path / "results")):
         assert f"local,id={tag},path={path},security_model=mapped-xattr,fmode=0644,dmode=0755" in fsdevs
         assert f"virtio-9p-pci,fsdev={tag},mount_tag={tag}" in devices
-    assert "virtio-gpu-pci" in devices
-    assert "virtio-gpu-pci" not in qemu_command(spec(tmp_path, virtio_gpu=False))
+    assert f"virtio-gpu-pci,id={qemu.DISPLAY_ID}" in devices
+    assert not any(
+        d.startswith("virtio-gpu-pci")
+        for d in options(qemu_command(spec(tmp_path, virtio_gpu=False)), "-device")
+    )
+
+
+def test_the_host_service_port_and_the_monitor_are_sockets_the_host_listens_on(tmp_path: Path) -> None:
+    command = qemu_command(spec(tmp_path))
+    chardevs = options(command, "-chardev")
+    # No server=on: QEMU connects to the host's sockets, which listen before it starts.
+    assert f"socket,id=service,path={tmp_path / 'sockets' / 'service.sock'}" in chardevs
+    assert f"socket,id=monitor,path={tmp_path / 'sockets' / 'monitor.sock'}" in chardevs
+    assert f"virtserialport,chardev=service,name={host_service.SERVICE_PORT}" in options(command, "-device")
+    assert options(command, "-mon") == ["chardev=monitor,mode=control"]
+    assert options(command, "-display") == ["none"]  # screendump reads the device's console all the same
 
 
 def test_commas_in_paths_are_doubled(tmp_path: Path) -> None:
@@ -171,6 +187,17 @@ def test_init_script_reports_the_status_then_powers_off() -> None:
     assert f"finish {guest.GUEST_SETUP_FAILED}" in script
 
 
+def test_init_script_hands_the_service_port_to_the_users_group_only_when_there_is_one() -> None:
+    script = guest_init_script(job(service_port="vkzc.service"))
+    lines = script.splitlines()
+    found = next(i for i, line in enumerate(lines) if line == "service=")
+    assert '[ "$(cat "$port/name")" = vkzc.service ] && service="/dev/${port##*/}"' in lines[found + 2]
+    assert "fail 'no virtio port named vkzc.service'" in lines[found + 4]
+    assert lines[found + 5].startswith('chgrp render "$service" && chmod 0660 "$service" || fail')
+    assert found < next(i for i, line in enumerate(lines) if line.startswith("setpriv "))
+    assert "service=" not in guest_init_script(job())
+
+
 def test_launcher_job_has_image_env_then_home_then_the_cell_env(tmp_path: Path) -> None:
     launcher = QemuLauncher(CELL, guest_files(tmp_path), tmp_path)
     made = launcher.job(("true",))
@@ -179,6 +206,7 @@ def test_launcher_job_has_image_env_then_home_then_the_cell_env(tmp_path: Path) 
     assert environment["HOME"] == "/tmp"
     assert environment["VK_DRIVER_FILES"] == "/usr/share/vulkan/icd.d/lvp_icd.json"
     assert environment["VKZC_CELL"] == CELL.identifier
+    assert environment[host_service.ENVIRONMENT] == made.service_port == host_service.SERVICE_PORT
     assert made.modules == ("vgem", "vivid", "virtio_gpu")
     assert made.devices == CELL.runner.devices and "/dev/udmabuf" in made.devices
     assert made.results_dir == launcher.results == RESULTS_DIR
@@ -228,6 +256,28 @@ FAKE_QEMU = textwrap.dedent(
             console.write("[   12.000000] Kernel panic - not syncing: Fatal exception\\n")
     elif mode == "hang":
         time.sleep(60)
+    elif mode == "service":
+        # As QEMU and the guest would: connect to the host's sockets, serve QMP, ask for a screendump.
+        import json, socket
+        monitor, service = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+        monitor.connect(paths["monitor"])
+        service.connect(paths["service"])
+        qmp = monitor.makefile("rwb")
+        qmp.write(b'{{"QMP": {{"version": {{"qemu": {{"major": 7, "minor": 2}}}}}}, "capabilities": []}}\\n')
+        qmp.flush()
+        assert json.loads(qmp.readline()) == {{"execute": "qmp_capabilities"}}
+        qmp.write(b'{{"return": {{}}}}\\n')
+        qmp.flush()
+        service.sendall(b"screendump frame-1\\n")
+        command = json.loads(qmp.readline())
+        with open(command["arguments"]["filename"], "wb") as ppm:
+            ppm.write(b"P6\\n1 1\\n255\\n\\x01\\x02\\x03")
+        qmp.write(b'{{"event": "SOMETHING"}}\\n{{"return": {{}}}}\\n')
+        qmp.flush()
+        print("service answered:", service.makefile("rb").readline().decode().strip(), flush=True)
+        print("qmp arguments:", json.dumps(command["arguments"], sort_keys=True), flush=True)
+        with open(os.path.join(job, "status"), "w") as status:
+            status.write("0\\n")
     elif mode == "lost":
         print("qemu-system-x86_64: something broke", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -268,6 +318,19 @@ def test_the_guest_status_is_the_exit_code(fake_qemu: Path, monkeypatch: pytest.
     log = (fake_qemu / "results" / "kernel.log").read_text().splitlines()
     assert log[0] == "--- vkzc: boot 1, Linux 7.2.13+deb14-amd64 (tcg): sh -c 'echo hi'"
     assert log[1].endswith("Linux version 7.2.13+deb14-amd64")
+
+
+def test_the_host_service_answers_the_guest_with_a_screendump_in_the_results(
+    fake_qemu: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, lines = launch(fake_qemu, monkeypatch, "service")
+    assert code == 0, lines
+    assert "service answered: ok frame-1 /results/screendumps/frame-1.ppm" in lines
+    dump = fake_qemu / "results" / "screendumps" / "frame-1.ppm"
+    assert dump.read_bytes().startswith(b"P6\n1 1\n255\n")
+    arguments = f'{{"device": "{qemu.DISPLAY_ID}", "filename": "{dump.resolve()}"}}'
+    assert f"qmp arguments: {arguments}" in lines
+    assert any(line.startswith("vkzc-qemu: screendump screendumps/frame-1.ppm (") for line in lines)
 
 
 def test_a_kernel_panic_is_a_distinct_code_and_a_line(

@@ -1,9 +1,9 @@
-"""The qemu cell's VM for real, from the newest disk made for it: `vkzc probe` in it, a kernel panic
-and a hang.
+"""The qemu cell's VM for real, from the newest disk made for it: `vkzc probe` in it, a screendump
+through the host service, a kernel panic and a hang.
 
 Needs qemu-system-x86_64 and a disk in vkzc's cache (`vkzc matrix build --select
-'mesa-26.2.6-debian-sid/lavapipe/qemu-amd64'` makes one); skipped otherwise. Three boots: about
-35 s under TCG on an idle 2-core machine, 60 s on a busy one.
+'mesa-26.2.6-debian-sid/lavapipe/qemu-amd64'` makes one); skipped otherwise. Four boots: about
+45 s under TCG on an idle 2-core machine, 80 s on a busy one.
 """
 
 from __future__ import annotations
@@ -86,3 +86,26 @@ def test_a_real_guest_panic_and_a_real_hang(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(TimeoutError, match="ran longer than 2 s"):
         launcher.run(("sleep", "600"), 2, lines.append)
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.slow
+def test_the_guest_reads_its_screen_through_the_host_service(tmp_path: Path) -> None:
+    """The kernel's fbdev console has set virtio-gpu's default mode (QEMU's 1280x800) at boot: the
+    screendump the guest asks for is that screen, written into the results folder and readable by
+    the guest's user."""
+    if shutil.which(QEMU) is None:
+        pytest.skip(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
+    found = newest_disk()
+    if found is None:
+        pytest.skip(f"no disk for {CELL.identifier} in {disk.CACHE}: vkzc matrix build makes it")
+    tmp_path.chmod(0o777)
+    launcher = QemuLauncher(CELL, disk.load(found), tmp_path)
+    lines: list[str] = []
+    ask = (
+        "from vkzc.runners import host_service; from vkzc.conformance.scanout import read_ppm; "
+        "s = read_ppm(host_service.screendump('boot-check')); print('guest saw', s.width, s.height)"
+    )
+    assert launcher.run(("python3", "-c", ask), 120, lines.append) == 0, "\n".join(lines)
+    assert "guest saw 1280 800" in lines
+    assert (tmp_path / "screendumps" / "boot-check.ppm").read_bytes().startswith(b"P6\n1280 800\n255\n")
+    assert any(line.startswith("vkzc-qemu: screendump screendumps/boot-check.ppm (") for line in lines)

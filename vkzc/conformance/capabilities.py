@@ -13,8 +13,11 @@ from collections.abc import Iterable
 from vkzc.conformance.implicit_sync import SEMAPHORE_EXTENSIONS, sync_fd_features
 from vkzc.conformance.modifier_queries import modifier_name
 from vkzc.conformance.target import Target
+from vkzc.display.buffers import gbm_unavailable
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
+from vkzc.dmabuf.drm import DumbExporter
 from vkzc.dmabuf.sync import READ, export_sync_file
+from vkzc.runners import host_service
 from vkzc.vk.binding import load
 from vkzc.vk.formats import (
     DrmFormatModifier,
@@ -189,3 +192,35 @@ def disjoint_needs_dedicated(target: Target, what: str, answer: ImageFormatAnswe
     if answer.external is None or not answer.external.dedicated_only:
         return None
     return f"{_who(target)} needs dedicated allocations for {what}, which DISJOINT images cannot have"
+
+
+# Scanout (suite/test_scanout.py)
+
+
+def display_readback_unavailable() -> str | None:
+    """None when the host can read the screen back (the qemu runner's screendumps)."""
+    return host_service.unavailable()
+
+
+def display_card_unavailable(display: str, driver: str) -> str | None:
+    """None when this process can open a card driven by `driver`; else why not (no such card in the
+    kernel, or its node kept out of the container or VM)."""
+    reason = DumbExporter(
+        name=display, driver=driver, missing=f"the machine has no {display} display"
+    ).available()
+    return f"no {display} display to scan out to: {reason}" if reason else None
+
+
+def no_connected_output(node: str, driver: str) -> str:
+    return f"{node} ({driver}) has no connected connector with a mode: nothing to scan out to"
+
+
+def drm_master_refused(node: str, error: OSError) -> str:
+    return (
+        f"cannot become DRM master of {node} ({error.strerror}): another process (a compositor, a "
+        "console) holds it, and mode setting needs it"
+    )
+
+
+def gbm_scanout_unavailable() -> str | None:
+    return gbm_unavailable()

@@ -53,6 +53,8 @@ class GuestJob:
     # The 9p mount tag of the results share, and where the command sees it.
     results_tag: str
     results_dir: str
+    # The virtio-serial port of the host service (vkzc/runners/host_service.py), handed to the user.
+    service_port: str | None = None
 
 
 def guest_init_script(job: GuestJob) -> str:
@@ -94,6 +96,7 @@ def guest_init_script(job: GuestJob) -> str:
         f" || fail {q(f'cannot mount the results share at {job.results_dir}')}"
     )
     loaded = ", ".join(job.modules) or "none"
+    lines += _service_port_lines(job)
     for device in job.devices:
         lines.append(
             f"[ -e {q(device)} ] || fail {q(f'{device} is missing in the guest (modules loaded: {loaded})')}"
@@ -114,3 +117,21 @@ def guest_init_script(job: GuestJob) -> str:
         'finish "$?"',
     ]
     return "\n".join(lines) + "\n"
+
+
+def _service_port_lines(job: GuestJob) -> list[str]:
+    """Find the host service's port by name and let the user's group read and write it: that one
+    node, as the runner's devices are handed over, so the suite needs no other privilege."""
+    if job.service_port is None:
+        return []
+    q = shlex.quote
+    name = job.service_port
+    return [
+        "service=",
+        "for port in /sys/class/virtio-ports/*; do",
+        f'    [ "$(cat "$port/name")" = {q(name)} ] && service="/dev/${{port##*/}}"',
+        "done",
+        f'[ -n "$service" ] || fail {q(f"no virtio port named {name}")}',
+        f'chgrp {_DEVICE_GROUP} "$service" && chmod 0660 "$service"'
+        f" || fail {q(f'cannot hand port {name} over')}",
+    ]

@@ -11,7 +11,10 @@ so no boot can spoil the next. Between host and guest:
 * the command's output: a virtio-serial port on QEMU's stdout, line by line to `on_line`;
 * the kernel's console: the first serial port, which QEMU itself appends to
   results/<cell-id>/kernel.log, so a dying kernel's last words are there too;
-* the exit status: a file the guest writes into the per-boot job share before it powers off.
+* the exit status: a file the guest writes into the per-boot job share before it powers off;
+* the host service (vkzc/runners/host_service.py): a second virtio-serial port, a unix socket the
+  host serves, on which the suite asks for screendumps that the host takes through QEMU's monitor
+  (QMP, a second unix socket) into results/<cell-id>/screendumps/.
 
 A kernel panic (every oops is one: oops=panic) ends QEMU at once (panic=-1, -no-reboot): `run`
 says "vkzc: guest kernel panic" and returns GUEST_PANIC. A VM that stops answering meets the time
@@ -41,6 +44,7 @@ from vkzc.matrix.model import Cell, QemuRunner
 from vkzc.runners.cell import SUITE_IN_IMAGE, OnLine, cell_environment
 from vkzc.runners.container import RESULTS_DIR
 from vkzc.runners.guest import OUTPUT_PORT, STARTED, STATUS_FILE, GuestJob, guest_init_script
+from vkzc.runners.host_service import ENVIRONMENT, SERVICE_PORT, HostService
 
 Accel = Literal["kvm", "tcg"]
 
@@ -65,6 +69,8 @@ KERNEL_ARGUMENTS = (
 )
 # The uid the suite image's user has (suite.Dockerfile's VKZC_UID).
 _IMAGE_UID = 1000
+# QEMU's id of the virtio-gpu device: the display the host service's screendumps read.
+DISPLAY_ID = "vkzc-gpu"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +85,9 @@ class VmSpec:
     job_dir: Path
     results_dir: Path
     kernel_log: Path
+    # Unix sockets the host listens on and QEMU connects to: its QMP monitor, the service port.
+    monitor_socket: Path
+    service_socket: Path
 
 
 def _value(path: Path) -> str:
@@ -134,8 +143,19 @@ def qemu_command(spec: VmSpec) -> tuple[str, ...]:
         "file,id=output,path=/dev/stdout",
         "-device",
         f"virtserialport,chardev=output,name={OUTPUT_PORT}",
+        # The host service: QEMU is the client of both sockets, which the host listens on before
+        # QEMU starts (vkzc/runners/host_service.py).
+        "-chardev",
+        f"socket,id=service,path={_value(spec.service_socket)}",
+        "-device",
+        f"virtserialport,chardev=service,name={SERVICE_PORT}",
+        "-chardev",
+        f"socket,id=monitor,path={_value(spec.monitor_socket)}",
+        "-mon",
+        "chardev=monitor,mode=control",
         *shares,
-        *(("-device", "virtio-gpu-pci") if spec.virtio_gpu else ()),
+        # -display none still gives the device its console, which screendump reads.
+        *(("-device", f"virtio-gpu-pci,id={DISPLAY_ID}") if spec.virtio_gpu else ()),
     )
 
 
@@ -206,6 +226,7 @@ class QemuLauncher:
             # The root is read-only; Mesa's shader cache and Python look under $HOME.
             "HOME": "/tmp",
             **cell_environment(self.cell),
+            ENVIRONMENT: SERVICE_PORT,
         }
         return GuestJob(
             command=command,
@@ -217,12 +238,31 @@ class QemuLauncher:
             devices=self.runner.devices,
             results_tag=RESULTS_TAG,
             results_dir=self.results,
+            service_port=SERVICE_PORT,
         )
 
     def run(self, command: tuple[str, ...], limit: float, on_line: OnLine) -> int:
         accel = accelerator(self.guest.kernel)
         self._boots += 1
-        with tempfile.TemporaryDirectory(prefix="vkzc-vm-job-") as job_dir:
+        lock = threading.Lock()
+
+        def logged(line: str) -> None:
+            # The output pump and the host service both report.
+            with lock:
+                on_line(line)
+
+        # The sockets apart from the job share, which the guest sees; unix socket paths are short.
+        with (
+            tempfile.TemporaryDirectory(prefix="vkzc-vm-job-") as job_dir,
+            tempfile.TemporaryDirectory(prefix="vkzc-vm-") as socket_dir,
+            HostService(
+                Path(socket_dir),
+                results_dir=self.directory,
+                guest_results=self.results,
+                display=DISPLAY_ID if self.runner.virtio_gpu else None,
+                on_line=logged,
+            ) as service,
+        ):
             job = Path(job_dir)
             (job / "init").write_text(guest_init_script(self.job(command)), encoding="utf-8")
             spec = VmSpec(
@@ -234,18 +274,20 @@ class QemuLauncher:
                 job_dir=job,
                 results_dir=self.directory,
                 kernel_log=self.kernel_log,
+                monitor_socket=service.monitor_socket,
+                service_socket=service.service_socket,
             )
             with self.kernel_log.open("a", encoding="utf-8") as log:
                 boot = f"boot {self._boots}, Linux {self.guest.kernel_release} ({accel})"
                 log.write(f"--- vkzc: {boot}: {shlex.join(command)}\n")
                 offset = log.tell()
-            code = _boot(spec, limit, on_line)
+            code = _boot(spec, limit, logged)
             status = _status(job / STATUS_FILE)
             if status is not None:
                 return status
-        with self.kernel_log.open("rb") as log:
-            log.seek(offset)
-            console = log.read()
+        with self.kernel_log.open("rb") as kernel_log:
+            kernel_log.seek(offset)
+            console = kernel_log.read()
         if b"Kernel panic" in console:
             on_line(PANIC_LINE)
             return GUEST_PANIC

@@ -1,0 +1,1 @@
+"""Scanout: KMS outputs and the buffers a display shows (docs/scanout.md)."""
