@@ -48,9 +48,18 @@ EXTENSIONS = (
     "VK_EXT_external_memory_host",
     "VK_KHR_external_memory_fd",
     "VK_EXT_external_memory_dma_buf",
+    # Decoded frames are imported as images with explicit (LINEAR) layouts.
+    "VK_EXT_image_drm_format_modifier",
+    "VK_EXT_queue_family_foreign",
 )
 # Figures of one size run back to back, limits first, so that ratios between them share the machine's mood.
-_MODULE_ORDER = ("test_limit.py", "test_upload.py", "test_readback.py", "test_import_cost.py")
+_MODULE_ORDER = (
+    "test_limit.py",
+    "test_upload.py",
+    "test_readback.py",
+    "test_import_cost.py",
+    "test_decode_import.py",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -24,10 +24,18 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
+import numpy as np
 import pytest
 
 from vkzc.conformance import capabilities
-from vkzc.conformance.external import DMA_BUF, OPAQUE_FD, device_uuid
+from vkzc.conformance.external import (
+    DMA_BUF,
+    DMA_BUF_EXTENSIONS,
+    OPAQUE_FD,
+    buffer_support,
+    device_uuid,
+    import_buffer,
+)
 from vkzc.conformance.formats import BY_NAME, FORMATS, LAYERS, MULTI_PLANAR, Bytes, Format
 from vkzc.conformance.image_transfer import (
     EXTERNAL,
@@ -35,6 +43,7 @@ from vkzc.conformance.image_transfer import (
     FOREIGN_EXTENSION,
     download,
     first_difference,
+    read_back,
     upload,
 )
 from vkzc.conformance.linear_planes import CPU_EXPORTERS, LinearFrame, linear_frame
@@ -66,6 +75,19 @@ from vkzc.conformance.modifier_queries import (
 from vkzc.conformance.negative import judge_invalid_import
 from vkzc.conformance.plugin import TARGET
 from vkzc.conformance.target import Target
+from vkzc.conformance.yuv import (
+    FORMAT_DEPTHS,
+    FORMAT_NAMES,
+    YuvLayout,
+    YuvMatrix,
+    bytes_from_planes,
+    compare_rgba,
+    gpu_rgba,
+    host_storage,
+    planes_from_bytes,
+    random_planes,
+    reference_rgba,
+)
 from vkzc.dmabuf.buffer import DmaBuf, Exporter
 from vkzc.dmabuf.sync import READ, WRITE
 from vkzc.probe.modifiers import LINEAR, VENDOR_BROADCOM, VENDOR_INTEL, VENDOR_SAMSUNG, fourcc_mod_code
@@ -78,6 +100,7 @@ from vkzc.vk.formats import (
     ImageFormatAnswer,
     drm_format_modifiers,
 )
+from vkzc.vk.resources import Buffer
 
 vk = load()
 
@@ -380,8 +403,10 @@ def test_modifier_linear_import(
         import_memory(image, support, [d.dup() for d in dmabufs])
         problem = placement_problem(image, frame.layouts)
         assert problem is None, problem
-        got = download(device, image, fmt, SIZE, acquire_from=family)
-        problem = first_difference(fmt, got, forth, "as the GPU read the frame the CPU wrote")
+        readback = read_back(device, [(image, fmt, SIZE)], acquire_from=family)
+        problem = first_difference(fmt, readback.planes, forth, "as the GPU read the frame the CPU wrote")
+        assert problem is None, problem
+        problem = _rgba_problem(device, fmt, readback.buffer, forth, "the image's planes the GPU read back")
         assert problem is None, problem
         back = fmt.pattern(seed ^ BACK, *SIZE)
         # The image's current layout, not UNDEFINED: the bytes between its rows must survive.
@@ -447,24 +472,175 @@ def test_modifier_layers(
             for _, spec, layout in layers
         ]
         import_shared(images, ExternalMemoryFeatures(features=features), dmabuf.fd)
-        for index, ((layer, spec, layout), image) in enumerate(zip(layers, images, strict=True)):
+        for index, ((layer, _, layout), image) in enumerate(zip(layers, images, strict=True)):
             problem = placement_problem(image, (layout,))
             assert problem is None, f"layer {index} ({layer.name}): {problem}"
-            size = (spec.width, spec.height)
-            got = download(device, image, layer, size, acquire_from=family)
+        # Every layer into one buffer, one after the other: the planes as the conversion reads them.
+        readback = read_back(
+            device,
+            [
+                (image, layer, (spec.width, spec.height))
+                for (layer, spec, _), image in zip(layers, images, strict=True)
+            ],
+            acquire_from=family,
+        )
+        for index, (layer, _, _) in enumerate(layers):
+            got = (readback.planes[index],)
             problem = first_difference(layer, got, (forth[index],), f"of layer {index} ({layer.name})")
             assert problem is None, problem
+        problem = _rgba_problem(device, fmt, readback.buffer, forth, "the layers the GPU read back")
+        assert problem is None, problem
+        for index, ((layer, spec, _), image) in enumerate(zip(layers, images, strict=True)):
             upload(
                 device,
                 image,
                 layer,
-                size,
+                (spec.width, spec.height),
                 (back[index],),
                 release_to=family,
                 old_layout=vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
             )
         problem = _cpu_reads(frame, [dmabuf], back)
         assert problem is None, problem
+
+
+# --- NV12 and P010 to RGBA -------------------------------------------------------------------------
+
+
+def _rgba_problem(
+    device: Device, fmt: Format, buffer: Buffer, planes: tuple[Bytes, ...], what: str
+) -> str | None:
+    """For NV12 and P010: the compute shader converts the planes `buffer` holds (tightly packed, as a
+    readback copies them) with each matrix, and must match the CPU reference of `planes` within one code
+    value. Other formats: None."""
+    depth = FORMAT_DEPTHS.get(fmt.name)
+    if depth is None:
+        return None
+    layout = YuvLayout.packed(depth, *SIZE)
+    y, uv = planes_from_bytes(np.concatenate(planes), layout)
+    return _conversion_problem(device, buffer, layout, y, uv, f"{FORMAT_NAMES[fmt.name]} {what}")
+
+
+def _conversion_problem(
+    device: Device, buffer: Buffer, layout: YuvLayout, y: np.ndarray, uv: np.ndarray, what: str
+) -> str | None:
+    for matrix in YuvMatrix:
+        problem = _conversion_one(device, buffer, layout, y, uv, matrix, what)
+        if problem:
+            return problem
+    return None
+
+
+YUV_SOURCES = (*CPU_EXPORTERS, "host-visible")
+YUV_WIDTH, YUV_HEIGHT = 1366, 768  # a laptop panel: NV12 rows of 1366 bytes, no multiple of 4
+YUV_CASES = [(source, fmt, m.value) for source in YUV_SOURCES for fmt in FORMAT_DEPTHS for m in YuvMatrix]
+
+
+@pytest.fixture(scope="module")
+def yuv_device(target: Target) -> Iterator[Device]:
+    """A device that imports dma-bufs as buffers where the driver can; the host-visible cases need nothing."""
+    dma_buf = all(capabilities.missing_extension(target, e) is None for e in DMA_BUF_EXTENSIONS)
+    with Device(target.physical, extensions=DMA_BUF_EXTENSIONS if dma_buf else ()) as made:
+        yield made
+
+
+def _yuv_source(target: Target, source: str, size: int) -> Exporter | None:
+    """The exporter a dma-buf case allocates from (None: a host-visible buffer), or a skip saying why not."""
+    if source == "host-visible":
+        return None
+    for extension in DMA_BUF_EXTENSIONS:
+        reason = capabilities.missing_extension(target, extension)
+        if reason:
+            pytest.skip(reason)
+    support = buffer_support(target.physical, DMA_BUF)
+    exporter: Exporter = CPU_EXPORTERS[source]()
+    reason = (
+        capabilities.external_memory_unsupported(target, "DMA_BUF", support, export=False)
+        or capabilities.storage_range_too_small(target, size)
+        or capabilities.dmabuf_exporter_unavailable(exporter)
+        or capabilities.dmabuf_size_unsupported(exporter, size)
+    )
+    if reason:
+        exporter.close()
+        pytest.skip(reason)
+    return exporter
+
+
+@pytest.mark.parametrize(
+    ("source", "format", "matrix"),
+    YUV_CASES,
+    ids=[f"{s}-{FORMAT_NAMES[f]}-LINEAR-{m}-{YUV_WIDTH}x{YUV_HEIGHT}" for s, f, m in YUV_CASES],
+)
+def test_yuv_to_rgba(
+    request: pytest.FixtureRequest,
+    target: Target,
+    yuv_device: Device,
+    source: str,
+    format: str,
+    matrix: str,
+    seed: int,
+):
+    """A LINEAR NV12 or P010 frame the CPU wrote (random samples, rows at a padded pitch, the Y plane one
+    page in) into a dma-buf from udmabuf or the DMA heap, imported as a storage buffer, or into a
+    host-visible buffer (every driver): the compute shader converts it to RGBA where it lies, and the
+    result matches the CPU reference of the planes the CPU wrote within one code value."""
+    fmt = BY_NAME[format]
+    depth = FORMAT_DEPTHS[format]
+    frame = linear_frame(fmt, YUV_WIDTH, YUV_HEIGHT, disjoint=False)
+    size = frame.object_sizes[0]
+    exporter = _yuv_source(target, source, size)
+    (y_plane, uv_plane) = frame.layouts
+    layout = YuvLayout(
+        depth=depth,
+        width=YUV_WIDTH,
+        height=YUV_HEIGHT,
+        y_offset=y_plane.offset,
+        y_pitch=y_plane.row_pitch,
+        uv_offset=uv_plane.offset,
+        uv_pitch=uv_plane.row_pitch,
+    )
+    y, uv = random_planes(np.random.default_rng(seed), depth, YUV_WIDTH, YUV_HEIGHT)
+    packed = YuvLayout.packed(depth, YUV_WIDTH, YUV_HEIGHT)
+    tight = bytes_from_planes(y, uv, packed, fill=0)
+    planes = (tight[: packed.uv_offset], tight[packed.uv_offset :])
+    what = f"the {FORMAT_NAMES[format]} frame the CPU wrote"
+    with yuv_device.scope():
+        if exporter is None:
+            request.node.user_properties.append(("driver_answer", f"host-visible buffer: {frame.describe()}"))
+            buffer, mapped = host_storage(yuv_device, size)
+            frame.write(0, mapped, planes)
+            problem = _conversion_one(yuv_device, buffer, layout, y, uv, YuvMatrix(matrix), what)
+            assert problem is None, problem
+            return
+        try:
+            with exporter.allocate(size) as dmabuf:
+                request.node.user_properties.append(
+                    ("driver_answer", f"from {exporter.name}: {frame.describe()}")
+                )
+                with dmabuf.mapped(READ | WRITE) as raw:
+                    frame.write(0, raw, planes)
+                support = buffer_support(target.physical, DMA_BUF)
+                shared = import_buffer(yuv_device, dmabuf.dup(), size, DMA_BUF, support)
+                problem = _conversion_one(yuv_device, shared.buffer, layout, y, uv, YuvMatrix(matrix), what)
+                assert problem is None, problem
+        finally:
+            exporter.close()
+
+
+def _conversion_one(
+    device: Device,
+    buffer: Buffer,
+    layout: YuvLayout,
+    y: np.ndarray,
+    uv: np.ndarray,
+    matrix: YuvMatrix,
+    what: str,
+) -> str | None:
+    got = gpu_rgba(device, buffer, layout, matrix)
+    problem = compare_rgba(got, reference_rgba(y, uv, layout.depth, matrix))
+    if problem:
+        return f"the GPU's {matrix.value} RGBA of {what} differs from the CPU reference: {problem}"
+    return None
 
 
 # --- invalid imports -------------------------------------------------------------------------------

@@ -96,3 +96,34 @@ def test_unmatched_select_returns_2_with_close_identifiers(capsys: pytest.Captur
     err = flat(capsys.readouterr().err)
     assert "matches no cell" in err
     assert "mesa-26.2.6-debian-sid/lavapipe/local-amd64" in err
+
+
+def test_the_run_summary_marks_paths_whose_failures_were_all_expected() -> None:
+    from rich.console import Console
+
+    from vkzc.matrix.run import summary_table
+    from vkzc.report.model import Entry
+    from vkzc.results.model import Status
+    from vkzc.results.summary import Counts
+    from vkzc.runners.cell import CellResult
+
+    def entry(passed: int, failed: int, skipped: int, unexpected: int) -> Entry:
+        statuses = ((Status.PASS, passed), (Status.FAIL, failed), (Status.SKIP, skipped))
+        return Entry(counts=Counts(statuses=tuple((s, n) for s, n in statuses if n)), unexpected=unexpected)
+
+    result = CellResult(
+        identifier="m/lavapipe/qemu-amd64",
+        outcome="passed",
+        detail="",
+        seconds=3.0,
+        results_dir=Path("."),
+        paths={
+            "dma-buf": entry(1, 1, 60, unexpected=0),
+            "mapped": entry(21, 0, 0, unexpected=0),
+            "modifier-image": entry(5, 2, 0, unexpected=1),
+        },
+    )
+    console = Console(width=200, record=True)
+    console.print(summary_table([result]))
+    row = next(line for line in console.export_text().splitlines() if "m/lavapipe" in line)
+    assert "1/2 ≈ (+60 skipped)" in row and "21/21 ✓" in row and "5/7 ✗" in row

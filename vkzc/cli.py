@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "vkzc.shaders",
     "vkzc.matrix.command",
     "vkzc.report.command",
+    "vkzc.fixtures.command",
 )
 
 

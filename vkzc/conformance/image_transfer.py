@@ -2,12 +2,15 @@
 that hand an image to another device or driver (VK_QUEUE_FAMILY_EXTERNAL) or to the CPU and other
 dma-buf users (VK_QUEUE_FAMILY_FOREIGN_EXT).
 
-The staging buffer holds the planes tightly packed one after the other, as Format.pattern makes them.
+The staging buffer holds the planes tightly packed one after the other, as Format.pattern makes them. A
+readback's staging buffer is a storage buffer too, so a compute shader can work on the planes where the
+copy left them (the NV12/P010 to RGBA conversion).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,8 +32,11 @@ FOREIGN_EXTENSION = "VK_EXT_queue_family_foreign"
 SHARED_LAYOUT = vk.VK_IMAGE_LAYOUT_GENERAL
 
 
-def _staging(device: Device, size: int) -> tuple[Buffer, Bytes]:
-    buffer = Buffer(device, size, vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+_STAGING = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+
+
+def _staging(device: Device, size: int, usage: int = _STAGING) -> tuple[Buffer, Bytes]:
+    buffer = Buffer(device, size, usage)
     memory_type = select_memory_type(
         device.memory_types, buffer.requirements.type_bits, HOST_VISIBLE | HOST_COHERENT
     )
@@ -41,9 +47,9 @@ def _staging(device: Device, size: int) -> tuple[Buffer, Bytes]:
     return buffer, memory.map(0, size)
 
 
-def _regions(fmt: Format, width: int, height: int) -> list[Any]:
+def _regions(fmt: Format, width: int, height: int, offset: int = 0) -> list[Any]:
+    """One copy per plane, the planes tightly packed from `offset` of the buffer."""
     regions = []
-    offset = 0
     for index, (plane, size) in enumerate(zip(fmt.planes, fmt.plane_bytes(width, height), strict=True)):
         plane_width, plane_height = plane.extent(width, height)
         regions.append(
@@ -148,46 +154,75 @@ def upload(
     device.submit(record)
 
 
-def download(
-    device: Device, image: ModifierImage, fmt: Format, size: tuple[int, int], *, acquire_from: int
-) -> tuple[Bytes, ...]:
-    """Acquire the image from `acquire_from` (in SHARED_LAYOUT), copy every plane out, and return the
-    planes' bytes. The image stays with this device, in TRANSFER_SRC_OPTIMAL."""
-    total = sum(fmt.plane_bytes(*size))
-    staging, mapped = _staging(device, total)
-    regions = _regions(fmt, *size)
+@dataclass(frozen=True, kw_only=True)
+class Readback:
+    """The planes of one or more images, copied one after the other, tightly packed, into `buffer` (a
+    storage buffer, host-visible), and those planes' bytes as the host reads them."""
+
+    buffer: Buffer
+    planes: tuple[Bytes, ...]
+
+
+def read_back(
+    device: Device,
+    images: Sequence[tuple[ModifierImage, Format, tuple[int, int]]],
+    *,
+    acquire_from: int,
+) -> Readback:
+    """Acquire each image from `acquire_from` (in SHARED_LAYOUT) and copy every plane of every (image,
+    format, size) into one buffer, in order. The images stay with this device, in TRANSFER_SRC_OPTIMAL."""
+    sizes = [list(fmt.plane_bytes(*size)) for _, fmt, size in images]
+    total = sum(sum(s) for s in sizes)
+    # Whole words: a shader reads the buffer as 32-bit words (NV12 of 130x66 is 12870 bytes).
+    staging, mapped = _staging(
+        device,
+        -(-total // 4) * 4,
+        vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT | vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+    )
+    copies = []
+    offset = 0
+    for (image, fmt, size), plane_sizes in zip(images, sizes, strict=True):
+        copies.append((image, _regions(fmt, *size, offset)))
+        offset += sum(plane_sizes)
     family = device.queue_family
 
     def record(cmd: Any) -> None:
-        _barrier(
-            cmd,
-            vk.VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT,
-            vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
-            # The acquire half of the transfer the other side released.
-            _image_barrier(
-                image,
-                SHARED_LAYOUT,
+        for image, regions in copies:
+            _barrier(
+                cmd,
+                vk.VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT,
+                vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
+                # The acquire half of the transfer the other side released.
+                _image_barrier(
+                    image,
+                    SHARED_LAYOUT,
+                    vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+                    dst_access=vk.VK_ACCESS_TRANSFER_READ_BIT,
+                    src_family=acquire_from,
+                    dst_family=family,
+                ),
+            )
+            vk.vkCmdCopyImageToBuffer(
+                cmd,
+                image.handle,
                 vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-                dst_access=vk.VK_ACCESS_TRANSFER_READ_BIT,
-                src_family=acquire_from,
-                dst_family=family,
-            ),
-        )
-        vk.vkCmdCopyImageToBuffer(
-            cmd, image.handle, vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, staging.handle, len(regions), regions
-        )
-        host = vk.VkMemoryBarrier(
+                staging.handle,
+                len(regions),
+                regions,
+            )
+        # For the host's reads, and for a compute shader's, which a later submission records.
+        done = vk.VkMemoryBarrier(
             sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
             srcAccessMask=vk.VK_ACCESS_TRANSFER_WRITE_BIT,
-            dstAccessMask=vk.VK_ACCESS_HOST_READ_BIT,
+            dstAccessMask=vk.VK_ACCESS_HOST_READ_BIT | vk.VK_ACCESS_SHADER_READ_BIT,
         )
         vk.vkCmdPipelineBarrier(
             cmd,
             vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
-            vk.VK_PIPELINE_STAGE_HOST_BIT,
+            vk.VK_PIPELINE_STAGE_HOST_BIT | vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             0,
             1,
-            [host],
+            [done],
             0,
             None,
             0,
@@ -197,10 +232,18 @@ def download(
     device.submit(record)
     found = []
     offset = 0
-    for plane_size in fmt.plane_bytes(*size):
+    for plane_size in (s for image_sizes in sizes for s in image_sizes):
         found.append(mapped[offset : offset + plane_size].copy())
         offset += plane_size
-    return tuple(found)
+    return Readback(buffer=staging, planes=tuple(found))
+
+
+def download(
+    device: Device, image: ModifierImage, fmt: Format, size: tuple[int, int], *, acquire_from: int
+) -> tuple[Bytes, ...]:
+    """Acquire the image from `acquire_from` (in SHARED_LAYOUT), copy every plane out, and return the
+    planes' bytes. The image stays with this device, in TRANSFER_SRC_OPTIMAL."""
+    return read_back(device, [(image, fmt, size)], acquire_from=acquire_from).planes
 
 
 def first_difference(

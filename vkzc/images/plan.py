@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vkzc.fixtures import generate as fixtures
 from vkzc.matrix.model import (
     Arch,
     Cell,
@@ -128,6 +129,10 @@ def source_digest(root: Path = REPO, sources: Iterable[str] = SUITE_SOURCES) -> 
                 continue
             digest.update(str(path.relative_to(root)).encode() + b"\0")
             digest.update(path.read_bytes())
+    # The decoder clips staged with the suite: their cache keys name the generator's version and the
+    # encoders' (PyAV's) versions, which a change of vkzc's files alone would miss.
+    for spec in fixtures.CLIPS:
+        digest.update(fixtures.clip_key(spec).encode())
     return digest.digest()
 
 

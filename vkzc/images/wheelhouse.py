@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vkzc.errors import EnvironmentMissing
+from vkzc.fixtures import generate as fixtures
 from vkzc.images.plan import IMAGES_DIR, REPO, SUITE_SOURCES
 from vkzc.matrix.model import Arch
 
@@ -19,10 +20,13 @@ _CPU = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 def dependencies() -> list[str]:
-    """What a cell needs: the suite's dependencies and the benchmarks' (the `bench` extra)."""
+    """What a cell needs: the suite's dependencies, the benchmarks' (the `bench` extra) and the decoder
+    path's (the `decode` extra: PyAV, whose abi3 wheel serves every image's Python)."""
     with (REPO / "pyproject.toml").open("rb") as f:
         project = tomllib.load(f)["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["bench"]]
+    extras = project["optional-dependencies"]
+    own = [r for r in (*extras["bench"], *extras["decode"]) if not r.startswith("vkzc[")]
+    return [*project["dependencies"], *own]
 
 
 def _platforms(arch: Arch) -> list[str]:
@@ -83,4 +87,7 @@ def stage(context: Path, python: str, arch: Arch, log: Callable[[str], None]) ->
     shutil.rmtree(project)
     for folder in ("suite", "shaders", "bench"):
         shutil.copytree(REPO / folder, context / "src" / folder, ignore=skip)
+    # The decoder clips, made (or taken from the cache) here: suite/test_decode.py finds them beside it.
+    fixtures.generate(fixtures.DEFAULT_DIR, log=log)
+    shutil.copytree(fixtures.DEFAULT_DIR, context / "src" / "fixtures" / "generated")
     shutil.copy(IMAGES_DIR / "suite.Dockerfile", context / "suite.Dockerfile")

@@ -25,11 +25,12 @@ from typing import Protocol
 from vkzc.bench.storage import BENCH_FILE
 from vkzc.images.plan import REPO, icd_dir
 from vkzc.matrix.model import Cell
+from vkzc.report.model import Entry
 from vkzc.results.cell import CellInfo, write_cell_info
 from vkzc.results.directory import cell_baseline, read_cell_results
 from vkzc.results.model import CaseResult, Status
 from vkzc.results.store import RERUN_FILE, RESULTS_FILE, read_results, write_results
-from vkzc.results.summary import Counts, counts_by_path
+from vkzc.results.summary import counts_by_path
 from vkzc.runners.container import RESULTS_DIR, Container, ContainerSpec, DockerClient, device_gids
 from vkzc.runners.supervise import supervise
 
@@ -60,7 +61,8 @@ class CellResult:
     detail: str
     seconds: float
     results_dir: Path
-    counts: dict[str, Counts] = field(default_factory=dict)
+    # Per path: its counts, and whether its failures were all expected (the report's marks).
+    paths: dict[str, Entry] = field(default_factory=dict)
 
 
 class Launcher(Protocol):
@@ -281,14 +283,20 @@ def run_cell(
     write_cell_info(directory, CellInfo.from_matrix_cell(cell))
 
     def result(outcome: str, detail: str = "") -> CellResult:
-        records = read_results(directory / RESULTS_FILE) if (directory / RESULTS_FILE).exists() else []
+        paths: dict[str, Entry] = {}
+        if (directory / RESULTS_FILE).exists():
+            results = read_cell_results(directory)
+            outcomes = cell_baseline(results, expectations).outcomes
+            for path, path_counts in counts_by_path(results.records).items():
+                unexpected = sum(1 for o in outcomes if o.path == path and o.outcome.breaks_verdict)
+                paths[path] = Entry(counts=path_counts, unexpected=unexpected)
         return CellResult(
             identifier=cell.identifier,
             outcome=outcome,
             detail=detail,
             seconds=time.monotonic() - start,
             results_dir=directory,
-            counts=counts_by_path(records),
+            paths=paths,
         )
 
     with (directory / "run.log").open("w", encoding="utf-8") as log:
