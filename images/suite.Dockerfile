@@ -27,7 +27,7 @@ COPY wheelhouse/ /opt/vkzc-wheelhouse/
 RUN set -eux; \
     python3 -m venv ${VENV_OPTIONS} /opt/vkzc; \
     /opt/vkzc/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
-        --find-links /opt/vkzc-wheelhouse "vkzc[bench]"; \
+        --find-links /opt/vkzc-wheelhouse "vkzc[bench,decode]"; \
     rm -rf /opt/vkzc-wheelhouse; \
     /opt/vkzc/bin/pip list --disable-pip-version-check
 COPY src/ /opt/vkzc/src/

@@ -102,7 +102,8 @@ class Cuda:
     def __init__(self) -> None:
         for struct, size in _SIZES.items():
             if ctypes.sizeof(struct) != size:
-                raise AssertionError(f"{struct.__name__} is {ctypes.sizeof(struct)} bytes, cuda.h says {size}")
+                got = ctypes.sizeof(struct)
+                raise AssertionError(f"{struct.__name__} is {got} bytes, cuda.h says {size}")
         self._lib = ctypes.CDLL(LIBRARY)
         self.call("cuInit", 0)
 

@@ -25,7 +25,7 @@ def dependencies() -> list[str]:
     with (REPO / "pyproject.toml").open("rb") as f:
         project = tomllib.load(f)["project"]
     extras = project["optional-dependencies"]
-    own = [r for r in (*extras["bench"], *extras["decode"]) if not r.startswith("vkzc[")]
+    own = [*extras["bench"], *extras["decode"]]
     return [*project["dependencies"], *own]
 
 
