@@ -34,6 +34,7 @@ from vkzc.conformance.linear_planes import CPU_EXPORTERS
 from vkzc.conformance.target import Target
 from vkzc.conformance.yuv import YuvMatrix, bytes_from_planes, compare_rgba, gpu_rgba, host_storage
 from vkzc.decode import drm_descriptor
+from vkzc.decode.cuda import CudaSource
 from vkzc.decode.fences import sync_file_unsupported, wait_for_writers
 from vkzc.decode.layouts import BY_NAME as LAYOUTS
 from vkzc.decode.layouts import LAYOUTS as ALL_LAYOUTS
@@ -50,7 +51,14 @@ from vkzc.decode.sources import (
     pyav_missing,
     software_frames,
 )
-from vkzc.decode.vulkan_import import FORMATS, ROUTES, ImportCache, Unsupported, import_frame
+from vkzc.decode.vulkan_import import (
+    FORMATS,
+    ROUTES,
+    ImportCache,
+    Unsupported,
+    import_frame,
+    read_vulkan_frame,
+)
 from vkzc.dmabuf.buffer import Exporter
 from vkzc.fixtures.catalogue import CLIPS, SIZES
 from vkzc.fixtures.manifest import ClipRecord, Manifest, frame_hash
@@ -358,4 +366,40 @@ def test_decode_rgba(
         getattr(source, "close", lambda: None)()
     request.node.user_properties.append(
         ("driver_answer", "the shader read the frame's dma-buf as a storage buffer")
+    )
+
+
+@pytest.mark.parametrize("clip_name", [c.name for c in CLIPS], ids=[f"cuda-{c.name}" for c in CLIPS])
+def test_decode_cuda(request: pytest.FixtureRequest, device: Device, manifest: Manifest, clip_name: str):
+    """NVDEC's frames (FFmpeg's cuda hwaccel; they stay in CUDA memory) copied on the GPU into memory that
+    Vulkan exported (OPAQUE_FD) and CUDA imported, then read by Vulkan: every frame equals the software
+    decode's. Not zero-copy — the copy is device-side — and the case says so."""
+    clip, path = _clip(manifest, clip_name)
+    source = CudaSource(device)
+    reason = source.available(clip)
+    if reason:
+        pytest.skip(f"cuda: {reason}")
+    expected = software_frames(clip, path)
+    bits = FORMATS[clip.depth].significant_bits
+    seen = 0
+    frames = source.frames(clip, path)
+    try:
+        for frame in frames:
+            problem = first_difference(
+                frame.index,
+                read_vulkan_frame(device, frame.buffer, frame.layout),
+                expected[frame.index],
+                bits,
+            )
+            assert problem is None, problem
+            seen += 1
+    finally:
+        frames.close()
+        source.close()
+    assert seen == len(expected), f"NVDEC gave {seen} frames, the software decoder {len(expected)}"
+    request.node.user_properties.append(
+        (
+            "driver_answer",
+            "NVDEC → CUDA memory → device-side copy into a Vulkan OPAQUE_FD buffer (not zero-copy)",
+        )
     )

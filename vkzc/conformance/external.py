@@ -69,10 +69,11 @@ def _chain(support: ExternalMemoryFeatures, buffer: Buffer, first: Any) -> list[
 
 
 def export_buffer(
-    device: Device, size: int, handle_type: int, support: ExternalMemoryFeatures
+    device: Device, size: int, handle_type: int, support: ExternalMemoryFeatures, *, usage: int = STORAGE
 ) -> SharedBuffer:
-    """A storage buffer whose memory can be exported as `handle_type` (device-local memory preferred)."""
-    buffer = Buffer(device, size, STORAGE, external_handle_types=handle_type)
+    """A buffer (storage, unless `usage` says otherwise) whose memory can be exported as `handle_type`
+    (device-local memory preferred)."""
+    buffer = Buffer(device, size, usage, external_handle_types=handle_type)
     memory_type = select_memory_type(device.memory_types, buffer.requirements.type_bits, 0, DEVICE_LOCAL)
     if memory_type is None:
         raise RuntimeError(f"no memory type for a {size}-byte exportable storage buffer")

@@ -17,6 +17,16 @@ import ctypes
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vkzc.decode.sources import VulkanBufferFrame
+
+if TYPE_CHECKING:
+    from vkzc.conformance.external import SharedBuffer
+    from vkzc.conformance.yuv import YuvLayout
+    from vkzc.fixtures.manifest import ClipRecord
+    from vkzc.vk.device import Device
 
 LIBRARY = "libcuda.so.1"
 
@@ -102,8 +112,9 @@ class Cuda:
     def __init__(self) -> None:
         for struct, size in _SIZES.items():
             if ctypes.sizeof(struct) != size:
-                got = ctypes.sizeof(struct)
-                raise AssertionError(f"{struct.__name__} is {got} bytes, cuda.h says {size}")
+                raise AssertionError(
+                    f"{struct.__name__} is {ctypes.sizeof(struct)} bytes, cuda.h says {size}"
+                )
         self._lib = ctypes.CDLL(LIBRARY)
         self.call("cuInit", 0)
 
@@ -207,3 +218,139 @@ class ImportedMemory:
     def release(self, cuda: Cuda) -> None:
         cuda.call("cuMemFree_v2", ctypes.c_ulonglong(self.pointer))
         cuda.call("cuDestroyExternalMemory", ctypes.c_void_p(self.handle))
+
+
+def _aligned(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+# NVDEC's own surfaces have 256-byte-aligned rows (2048 for 1920 wide, 1536 for 1366); the copy keeps
+# that pitch and starts CbCr on a page, as a decoder's surface would.
+_PITCH_ALIGNMENT = 256
+_PLANE_ALIGNMENT = 4096
+_SW_FORMAT_DEPTHS = {"nv12": 8, "p010le": 10}
+
+
+class CudaSource:
+    """NVDEC (FFmpeg's cuda hwaccel through PyAV; frames stay in CUDA memory) → a device-side copy into
+    a VkBuffer that Vulkan exported and CUDA imported. Honest label: `cuda`, zero_copy False."""
+
+    name = "cuda"
+    zero_copy = False
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self._cuda: Cuda | None = None
+        self._shared: SharedBuffer | None = None
+        self._imported: ImportedMemory | None = None
+
+    def available(self, clip: ClipRecord) -> str | None:
+        from vkzc.conformance.external import OPAQUE_FD, buffer_support
+        from vkzc.decode.sources import hw_device_types, pyav_missing
+
+        reason = pyav_missing()
+        if reason:
+            return reason
+        if "cuda" not in hw_device_types():
+            return "PyAV here has no cuda hw device type (no NVDEC through FFmpeg)"
+        reason = unavailable()
+        if reason:
+            return reason
+        support = buffer_support(self.device.physical, OPAQUE_FD)
+        if not support.exportable:
+            return f"{self.device.physical.identity.name} cannot export OPAQUE_FD buffer memory for CUDA"
+        return None
+
+    def frames(self, clip: ClipRecord, path: Path) -> Iterator[VulkanBufferFrame]:
+        import av
+        from av.codec.hwaccel import HWAccel
+
+        hwaccel = HWAccel("cuda", allow_software_fallback=False, is_hw_owned=True)
+        with av.open(str(path), hwaccel=hwaccel) as container:
+            for index, frame in enumerate(container.decode(container.streams.video[0])):
+                if frame.format.name != "cuda":
+                    raise RuntimeError(f"NVDEC gave {frame.format.name} frames, not cuda ones")
+                sw_format = frame.sw_format.name if frame.sw_format else "none"
+                depth = _SW_FORMAT_DEPTHS.get(sw_format)
+                if depth is None or depth != clip.depth:
+                    raise RuntimeError(
+                        f"NVDEC decoded {clip.name} to {sw_format}, not {clip.depth}-bit 4:2:0"
+                    )
+                layout = self._layout(depth, frame.width, frame.height)
+                self._copy(frame, layout)
+                yield VulkanBufferFrame(
+                    index=index, depth=depth, buffer=self._buffer(layout).buffer, layout=layout
+                )
+
+    @staticmethod
+    def _layout(depth: int, width: int, height: int) -> YuvLayout:
+        from vkzc.conformance.yuv import YuvLayout
+
+        pitch = _aligned(width * (1 if depth == 8 else 2), _PITCH_ALIGNMENT)
+        return YuvLayout(
+            depth=depth,
+            width=width,
+            height=height,
+            y_offset=0,
+            y_pitch=pitch,
+            uv_offset=_aligned(pitch * height, _PLANE_ALIGNMENT),
+            uv_pitch=pitch,
+        )
+
+    def _buffer(self, layout: YuvLayout) -> SharedBuffer:
+        """The one exported buffer frames are copied into (made for the first frame: a clip's frames
+        share their size), imported into CUDA once."""
+        from vkzc.conformance.external import OPAQUE_FD, buffer_support, export_buffer, memory_fd
+        from vkzc.conformance.kernels import STORAGE
+        from vkzc.vk.binding import load
+
+        if self._shared is None:
+            support = buffer_support(self.device.physical, OPAQUE_FD)
+            usage = STORAGE | load().VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+            self._shared = export_buffer(self.device, layout.size, OPAQUE_FD, support, usage=usage)
+            assert self._cuda is not None
+            self._imported = ImportedMemory.from_fd(
+                self._cuda,
+                memory_fd(self.device, self._shared.memory, OPAQUE_FD),
+                self._shared.memory.size,
+                dedicated=support.dedicated_only,
+            )
+        return self._shared
+
+    def _copy(self, frame: Any, layout: YuvLayout) -> None:
+        """Both planes, GPU to GPU, in the CUDA context that owns the frame, finished before returning."""
+        from vkzc.conformance.external import device_uuid
+
+        if self._cuda is None:
+            self._cuda = Cuda()
+        cuda = self._cuda
+        context, ordinal = cuda.pointer_owner(frame.planes[0].buffer_ptr)
+        if cuda.device_uuid(ordinal) != device_uuid(self.device.physical):
+            raise RuntimeError(
+                f"NVDEC decoded on CUDA device {ordinal}, which is not {self.device.physical.identity.name}"
+            )
+        with cuda.current(context):
+            target = self._buffer(layout)
+            assert self._imported is not None and target.buffer.size >= layout.size
+            planes = (
+                (layout.y_offset, layout.y_pitch, layout.height),
+                (layout.uv_offset, layout.uv_pitch, layout.height // 2),
+            )
+            for plane, (offset, pitch, rows) in zip(frame.planes, planes, strict=True):
+                cuda.copy_2d(
+                    source=plane.buffer_ptr,
+                    source_pitch=plane.line_size,
+                    target=self._imported.pointer + offset,
+                    target_pitch=pitch,
+                    row_bytes=layout.row_bytes,
+                    rows=rows,
+                )
+            cuda.synchronize()
+
+    def close(self) -> None:
+        """CUDA lets go of the memory before Vulkan frees it (with the device's scope)."""
+        if self._cuda is not None and self._imported is not None:
+            self._cuda.call("cuCtxSynchronize")
+            self._imported.release(self._cuda)
+        self._imported = None
+        self._shared = None
