@@ -229,6 +229,16 @@ def _aligned(value: int, alignment: int) -> int:
 _PITCH_ALIGNMENT = 256
 _PLANE_ALIGNMENT = 4096
 _SW_FORMAT_DEPTHS = {"nv12": 8, "p010le": 10}
+_NATIVE_DECODERS = {"h264": "h264", "hevc": "hevc", "hevc-main10": "hevc", "vp9": "vp9", "av1": "av1"}
+# The smallest frames NVDEC decodes (NVIDIA Video Codec SDK, NVDEC application note); FFmpeg's nvdec
+# hwaccel refuses smaller ones with EPERM from avcodec_send_packet.
+_NVDEC_MINIMUM = {
+    "h264": (48, 16),
+    "hevc": (144, 144),
+    "hevc-main10": (144, 144),
+    "vp9": (128, 128),
+    "av1": (128, 128),
+}
 
 
 class CudaSource:
@@ -243,6 +253,7 @@ class CudaSource:
         self._cuda: Cuda | None = None
         self._shared: SharedBuffer | None = None
         self._imported: ImportedMemory | None = None
+        self._context = 0  # the CUDA context the import lives in: the frames' own
 
     def available(self, clip: ClipRecord) -> str | None:
         from vkzc.conformance.external import OPAQUE_FD, buffer_support
@@ -253,6 +264,9 @@ class CudaSource:
             return reason
         if "cuda" not in hw_device_types():
             return "PyAV here has no cuda hw device type (no NVDEC through FFmpeg)"
+        width, height = _NVDEC_MINIMUM[clip.codec]
+        if clip.width < width or clip.height < height:
+            return f"NVDEC decodes {clip.codec} from {width}x{height} up, not {clip.width}x{clip.height}"
         reason = unavailable()
         if reason:
             return reason
@@ -265,22 +279,29 @@ class CudaSource:
         import av
         from av.codec.hwaccel import HWAccel
 
+        # FFmpeg's native decoders carry the nvdec hwaccel; PyAV would pick libdav1d for AV1, which has
+        # none, so the decoder is named here.
         hwaccel = HWAccel("cuda", allow_software_fallback=False, is_hw_owned=True)
-        with av.open(str(path), hwaccel=hwaccel) as container:
-            for index, frame in enumerate(container.decode(container.streams.video[0])):
-                if frame.format.name != "cuda":
-                    raise RuntimeError(f"NVDEC gave {frame.format.name} frames, not cuda ones")
-                sw_format = frame.sw_format.name if frame.sw_format else "none"
-                depth = _SW_FORMAT_DEPTHS.get(sw_format)
-                if depth is None or depth != clip.depth:
-                    raise RuntimeError(
-                        f"NVDEC decoded {clip.name} to {sw_format}, not {clip.depth}-bit 4:2:0"
-                    )
-                layout = self._layout(depth, frame.width, frame.height)
-                self._copy(frame, layout)
-                yield VulkanBufferFrame(
-                    index=index, depth=depth, buffer=self._buffer(layout).buffer, layout=layout
-                )
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            decoder: Any = av.CodecContext.create(_NATIVE_DECODERS[clip.codec], "r", hwaccel=hwaccel)
+            decoder.extradata = stream.codec_context.extradata
+            index = 0
+            for packet in (*container.demux(stream), None):
+                for frame in decoder.decode(packet):
+                    yield self._frame(clip, index, frame)
+                    index += 1
+
+    def _frame(self, clip: ClipRecord, index: int, frame: Any) -> VulkanBufferFrame:
+        if frame.format.name != "cuda":
+            raise RuntimeError(f"NVDEC gave {frame.format.name} frames, not cuda ones")
+        sw_format = frame.sw_format.name if frame.sw_format else "none"
+        depth = _SW_FORMAT_DEPTHS.get(sw_format)
+        if depth is None or depth != clip.depth:
+            raise RuntimeError(f"NVDEC decoded {clip.name} to {sw_format}, not {clip.depth}-bit 4:2:0")
+        layout = self._layout(depth, frame.width, frame.height)
+        self._copy(frame, layout)
+        return VulkanBufferFrame(index=index, depth=depth, buffer=self._buffer(layout).buffer, layout=layout)
 
     @staticmethod
     def _layout(depth: int, width: int, height: int) -> YuvLayout:
@@ -325,6 +346,9 @@ class CudaSource:
             self._cuda = Cuda()
         cuda = self._cuda
         context, ordinal = cuda.pointer_owner(frame.planes[0].buffer_ptr)
+        if self._imported is not None and context != self._context:
+            raise RuntimeError("NVDEC's frames moved to another CUDA context within one clip")
+        self._context = context
         if cuda.device_uuid(ordinal) != device_uuid(self.device.physical):
             raise RuntimeError(
                 f"NVDEC decoded on CUDA device {ordinal}, which is not {self.device.physical.identity.name}"
@@ -350,7 +374,8 @@ class CudaSource:
     def close(self) -> None:
         """CUDA lets go of the memory before Vulkan frees it (with the device's scope)."""
         if self._cuda is not None and self._imported is not None:
-            self._cuda.call("cuCtxSynchronize")
-            self._imported.release(self._cuda)
+            with self._cuda.current(self._context):
+                self._cuda.synchronize()
+                self._imported.release(self._cuda)
         self._imported = None
         self._shared = None
