@@ -287,7 +287,8 @@ class CudaSource:
             decoder: Any = av.CodecContext.create(_NATIVE_DECODERS[clip.codec], "r", hwaccel=hwaccel)
             decoder.extradata = stream.codec_context.extradata
             index = 0
-            for packet in (*container.demux(stream), None):
+            # demux ends with an empty packet, which drains the decoder.
+            for packet in container.demux(stream):
                 for frame in decoder.decode(packet):
                     yield self._frame(clip, index, frame)
                     index += 1
