@@ -287,11 +287,16 @@ class CudaSource:
             decoder: Any = av.CodecContext.create(_NATIVE_DECODERS[clip.codec], "r", hwaccel=hwaccel)
             decoder.extradata = stream.codec_context.extradata
             index = 0
-            # demux ends with an empty packet, which drains the decoder.
-            for packet in container.demux(stream):
-                for frame in decoder.decode(packet):
-                    yield self._frame(clip, index, frame)
-                    index += 1
+            try:
+                # demux ends with an empty packet, which drains the decoder.
+                for packet in container.demux(stream):
+                    for frame in decoder.decode(packet):
+                        yield self._frame(clip, index, frame)
+                        index += 1
+            finally:
+                # The CUDA context is FFmpeg's: it goes with the decoder, so CUDA lets go of the
+                # memory now (Vulkan frees it with the device's scope).
+                self._release()
 
     def _frame(self, clip: ClipRecord, index: int, frame: Any) -> VulkanBufferFrame:
         if frame.format.name != "cuda":
@@ -372,11 +377,13 @@ class CudaSource:
                 )
             cuda.synchronize()
 
-    def close(self) -> None:
-        """CUDA lets go of the memory before Vulkan frees it (with the device's scope)."""
+    def _release(self) -> None:
         if self._cuda is not None and self._imported is not None:
             with self._cuda.current(self._context):
                 self._cuda.synchronize()
                 self._imported.release(self._cuda)
         self._imported = None
         self._shared = None
+
+    def close(self) -> None:
+        self._release()
