@@ -11,14 +11,12 @@ import os
 from typing import Any
 
 from vkzc.conformance.formats import Bytes, Format
-from vkzc.conformance.image_transfer import SHARED_LAYOUT
+from vkzc.conformance.image_transfer import SHARED_LAYOUT, staging_buffer
 from vkzc.conformance.implicit_sync import SYNC_FD
 from vkzc.conformance.modifier_images import ModifierImage
 from vkzc.vk.binding import load
 from vkzc.vk.device import Device
 from vkzc.vk.errors import call, check
-from vkzc.vk.memory import HOST_COHERENT, HOST_VISIBLE, Memory, select_memory_type
-from vkzc.vk.resources import Buffer
 
 vk = load()
 
@@ -31,14 +29,7 @@ class PendingRead:
     ) -> None:
         self.device = device
         (self._bytes,) = fmt.plane_bytes(*size)
-        self._staging = Buffer(device, self._bytes, vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
-        memory_type = select_memory_type(
-            device.memory_types, self._staging.requirements.type_bits, HOST_VISIBLE | HOST_COHERENT
-        )
-        if memory_type is None:
-            raise RuntimeError(f"no HOST_VISIBLE|HOST_COHERENT memory type for a {self._bytes}-byte buffer")
-        self._memory: Memory = device.allocate(self._staging.requirements.size, memory_type)
-        self._staging.bind(self._memory)
+        self._staging, self._mapped = staging_buffer(device, self._bytes, vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
         self._semaphore: Any = None
         self._fence: Any = None
         self._cmd: Any = None
@@ -174,7 +165,7 @@ class PendingRead:
     def result(self, timeout_s: float) -> Bytes:
         """Wait for the copy; the image's bytes, tightly packed."""
         self.device.wait(self._fence, timeout_s)
-        return self._memory.map(0, self._bytes).copy()
+        return self._mapped.copy()
 
     def close(self) -> None:
         device = self.device

@@ -35,7 +35,8 @@ SHARED_LAYOUT = vk.VK_IMAGE_LAYOUT_GENERAL
 _STAGING = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
 
 
-def _staging(device: Device, size: int, usage: int = _STAGING) -> tuple[Buffer, Bytes]:
+def staging_buffer(device: Device, size: int, usage: int = _STAGING) -> tuple[Buffer, Bytes]:
+    """A host-visible, coherent buffer of `size` bytes and its mapping (for the GPU's copies in and out)."""
     buffer = Buffer(device, size, usage)
     memory_type = select_memory_type(
         device.memory_types, buffer.requirements.type_bits, HOST_VISIBLE | HOST_COHERENT
@@ -116,7 +117,7 @@ def upload(
     `release_to` in SHARED_LAYOUT. UNDEFINED as `old_layout` lets the driver drop the old contents, which
     the copy replaces; an image whose bytes between rows must survive passes its current layout."""
     data = np.concatenate(planes)
-    staging, mapped = _staging(device, data.size)
+    staging, mapped = staging_buffer(device, data.size)
     mapped[:] = data
     regions = _regions(fmt, *size)
     family = device.queue_family
@@ -174,7 +175,7 @@ def read_back(
     sizes = [list(fmt.plane_bytes(*size)) for _, fmt, size in images]
     total = sum(sum(s) for s in sizes)
     # Whole words: a shader reads the buffer as 32-bit words (NV12 of 130x66 is 12870 bytes).
-    staging, mapped = _staging(
+    staging, mapped = staging_buffer(
         device,
         -(-total // 4) * 4,
         vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT | vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,

@@ -25,7 +25,7 @@ import numpy as np
 from vkzc.conformance import capabilities
 from vkzc.conformance.external import DMA_BUF, buffer_support, dma_buf_type_bits
 from vkzc.conformance.formats import BY_NAME, LAYERS, Bytes, Format
-from vkzc.conformance.image_transfer import EXTERNAL, FOREIGN, FOREIGN_EXTENSION, _staging, download
+from vkzc.conformance.image_transfer import EXTERNAL, FOREIGN, FOREIGN_EXTENSION, download, staging_buffer
 from vkzc.conformance.modifier_images import (
     ImageSpec,
     ModifierImage,
@@ -230,7 +230,7 @@ def read_rows(
     row_bytes = width * (1 if depth == 8 else 2)
     rows = (height, height // 2)
     total = row_bytes * (rows[0] + rows[1])
-    staging, mapped = _staging(device, total)
+    staging, mapped = staging_buffer(device, total)
     by_buffer: dict[int, list[Any]] = {}
     out = 0
     for index, place in enumerate(places):
