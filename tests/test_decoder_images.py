@@ -104,6 +104,7 @@ _REPORT = """
 import glob, json, shutil, subprocess, sys
 import av, av.codec.hwaccel
 from av.codec import Codec
+from vkzc.decode import hwmap
 
 def decodes(name):
     try:
@@ -115,6 +116,15 @@ def decodes(name):
 # VAAPI decodes through FFmpeg's own decoders (a hwaccel); the `*_vaapi` codecs are encoders.
 hwaccels = {name: sorted({c.device_type.name for c in Codec(name, "r").hardware_configs})
             for name in ("h264", "hevc", "vp9", "av1")}
+
+# hwmap reads the AVFrame* out of this PyAV's frames and calls this FFmpeg's av_hwframe_map.
+frame = av.VideoFrame(1366, 768, "nv12")
+head = hwmap._AVFrameHead.from_address(hwmap.frame_pointer(frame))
+try:
+    with hwmap.drm_prime(frame):
+        software_map = "mapped"
+except hwmap.HwMapError as e:
+    software_map = str(e)
 
 pip = subprocess.run(
     [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check",
@@ -131,6 +141,8 @@ print(json.dumps({
                                 for c in Codec(n, "r").hardware_configs}),
     "va_drivers": sorted(p.rsplit("/", 1)[1] for p in glob.glob("/usr/lib/*/dri/*_drv_video.so")),
     "tools": {t: shutil.which(t) is not None for t in ("vainfo", "v4l2-ctl")},
+    "hwmap": {"planes": [head.data[i] == p.buffer_ptr for i, p in enumerate(frame.planes)],
+              "software_map": software_map},
     "pip": [pip.returncode, pip.stdout.strip()],
 }))
 """
@@ -164,6 +176,8 @@ def _report(cell: Cell, tmp_path: Path) -> dict[str, Any]:
 
 def _assert_debian_pyav(report: dict[str, Any]) -> None:
     assert report["av_file"].startswith("/usr/lib/python3/dist-packages/"), report["av_file"]
+    assert report["hwmap"]["planes"] == [True, True], report["hwmap"]
+    assert "(ENOSYS)" in report["hwmap"]["software_map"], report["hwmap"]
     returncode, output = report["pip"]
     assert returncode == 0, output
     assert "Requirement already satisfied: av>=12 in /usr/lib/python3/dist-packages" in output

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vkzc.decode import drm_descriptor
+from vkzc.decode import hwmap
 from vkzc.decode.drm_descriptor import DrmFrame
 from vkzc.decode.layouts import Placement, SurfaceLayout, place
 from vkzc.decode.planes import SemiPlanar
@@ -247,7 +247,8 @@ class V4l2Source:
 def _drm_prime_frames(
     clip: ClipRecord, path: Path, device_type: str, decoder: str, device: str | None
 ) -> Iterator[DmaBufFrame]:
-    """Frames that stay on the decoder (is_hw_owned), each read as an AVDRMFrameDescriptor."""
+    """Frames that stay on the decoder (is_hw_owned), each seen as DRM PRIME (vkzc/decode/hwmap.py) for
+    as long as its consumer holds it."""
     import av
     from av.codec.hwaccel import HWAccel
 
@@ -255,13 +256,11 @@ def _drm_prime_frames(
     with av.open(str(path), hwaccel=hwaccel) as container:
         stream = container.streams.video[0]
         for index, frame in enumerate(container.decode(stream)):
-            if frame.format.name != "drm_prime":
-                raise RuntimeError(
-                    f"{decoder} through {device_type} gave {frame.format.name} frames, not drm_prime: "
-                    "PyAV cannot map them to DRM PRIME (it has no av_hwframe_map)"
-                )
-            drm = drm_descriptor.read(frame.planes[0].buffer_ptr, frame.width, frame.height)
-            yield DmaBufFrame(index=index, depth=clip.depth, drm=drm)
+            try:
+                with hwmap.drm_prime(frame) as drm:
+                    yield DmaBufFrame(index=index, depth=clip.depth, drm=drm)
+            except hwmap.HwMapError as e:
+                raise RuntimeError(f"{decoder} through {device_type}: {e}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
