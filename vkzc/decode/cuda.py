@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from vkzc.vk.device import Device
 
 LIBRARY = "libcuda.so.1"
+NVCUVID = "libnvcuvid.so.1"
 
 # cuda.h enums
 _HANDLE_TYPE_OPAQUE_FD = 1  # CU_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD
@@ -92,9 +93,32 @@ class _Memcpy2D(ctypes.Structure):
     )
 
 
-# What cuda.h says of these structs on 64-bit Linux; checked at load, so that a layout slip is an
-# error here and not a wild copy on the GPU.
-_SIZES = {_HandleDesc: 104, _BufferDesc: 88, _Memcpy2D: 128}
+class _DecodeCaps(ctypes.Structure):
+    """CUVIDDECODECAPS (cuviddec.h): what one NVDEC engine says it decodes."""
+
+    _fields_ = (
+        ("eCodecType", ctypes.c_int),
+        ("eChromaFormat", ctypes.c_int),
+        ("nBitDepthMinus8", ctypes.c_uint),
+        ("reserved1", ctypes.c_uint * 3),
+        ("bIsSupported", ctypes.c_ubyte),
+        ("nNumNVDECs", ctypes.c_ubyte),
+        ("nOutputFormatMask", ctypes.c_ushort),
+        ("nMaxWidth", ctypes.c_uint),
+        ("nMaxHeight", ctypes.c_uint),
+        ("nMaxMBCount", ctypes.c_uint),
+        ("nMinWidth", ctypes.c_ushort),
+        ("nMinHeight", ctypes.c_ushort),
+        ("bIsHistogramSupported", ctypes.c_ubyte),
+        ("nCounterBitDepth", ctypes.c_ubyte),
+        ("nMaxHistogramBins", ctypes.c_ushort),
+        ("reserved3", ctypes.c_uint * 10),
+    )
+
+
+# What cuda.h and cuviddec.h say of these structs on 64-bit Linux; checked at load, so that a layout
+# slip is an error here and not a wild copy on the GPU.
+_SIZES = {_HandleDesc: 104, _BufferDesc: 88, _Memcpy2D: 128, _DecodeCaps: 88}
 
 
 def unavailable() -> str | None:
@@ -177,6 +201,52 @@ class Cuda:
     def synchronize(self) -> None:
         self.call("cuCtxSynchronize")
 
+    def decoder_caps(self, ordinal: int, codec: str, depth: int) -> NvdecCaps:
+        """NVDEC's own answer (cuvidGetDecoderCaps) for 4:2:0 `codec` at `depth` bits on device `ordinal`,
+        asked in its primary context: the one FFmpeg decodes in."""
+        nvcuvid = ctypes.CDLL(NVCUVID)
+        device = ctypes.c_int()
+        self.call("cuDeviceGet", ctypes.byref(device), ordinal)
+        context = ctypes.c_void_p()
+        self.call("cuDevicePrimaryCtxRetain", ctypes.byref(context), device)
+        try:
+            caps = _DecodeCaps(
+                eCodecType=_CUVID_CODECS[codec], eChromaFormat=_CHROMA_420, nBitDepthMinus8=depth - 8
+            )
+            with self.current(context.value or 0):
+                code = nvcuvid.cuvidGetDecoderCaps(ctypes.byref(caps))
+            if code != 0:
+                raise CudaError("cuvidGetDecoderCaps", code, "?")
+        finally:
+            self.call("cuDevicePrimaryCtxRelease_v2", device)
+        return NvdecCaps(
+            supported=bool(caps.bIsSupported),
+            engines=caps.nNumNVDECs,
+            min_size=(caps.nMinWidth, caps.nMinHeight),
+            max_size=(caps.nMaxWidth, caps.nMaxHeight),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvdecCaps:
+    supported: bool
+    engines: int
+    min_size: tuple[int, int]
+    max_size: tuple[int, int]
+
+    def refuses(self, codec: str, depth: int, width: int, height: int) -> str | None:
+        """Why NVDEC will not decode this clip, in its own terms; None when it will."""
+        what = f"{codec} {depth}-bit 4:2:0"
+        if not self.supported:
+            return f"NVDEC here does not decode {what} (cuvidGetDecoderCaps: not supported)"
+        (min_w, min_h), (max_w, max_h) = self.min_size, self.max_size
+        if not (min_w <= width <= max_w and min_h <= height <= max_h):
+            return (
+                f"NVDEC decodes {what} from {min_w}x{min_h} to {max_w}x{max_h} (cuvidGetDecoderCaps), "
+                f"not {width}x{height}"
+            )
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class ImportedMemory:
@@ -230,15 +300,9 @@ _PITCH_ALIGNMENT = 256
 _PLANE_ALIGNMENT = 4096
 _SW_FORMAT_DEPTHS = {"nv12": 8, "p010le": 10}
 _NATIVE_DECODERS = {"h264": "h264", "hevc": "hevc", "hevc-main10": "hevc", "vp9": "vp9", "av1": "av1"}
-# The smallest frames NVDEC decodes (NVIDIA Video Codec SDK, NVDEC application note); FFmpeg's nvdec
-# hwaccel refuses smaller ones with EPERM from avcodec_send_packet.
-_NVDEC_MINIMUM = {
-    "h264": (48, 16),
-    "hevc": (144, 144),
-    "hevc-main10": (144, 144),
-    "vp9": (128, 128),
-    "av1": (128, 128),
-}
+# cuviddec.h: cudaVideoCodec values and cudaVideoChromaFormat_420.
+_CUVID_CODECS = {"h264": 4, "hevc": 8, "hevc-main10": 8, "vp9": 10, "av1": 11}
+_CHROMA_420 = 1
 
 
 class CudaSource:
@@ -254,6 +318,7 @@ class CudaSource:
         self._shared: SharedBuffer | None = None
         self._imported: ImportedMemory | None = None
         self._context = 0  # the CUDA context the import lives in: the frames' own
+        self._nvdec: dict[tuple[str, int], NvdecCaps] = {}
 
     def available(self, clip: ClipRecord) -> str | None:
         from vkzc.conformance.external import OPAQUE_FD, buffer_support
@@ -264,16 +329,28 @@ class CudaSource:
             return reason
         if "cuda" not in hw_device_types():
             return "PyAV here has no cuda hw device type (no NVDEC through FFmpeg)"
-        width, height = _NVDEC_MINIMUM[clip.codec]
-        if clip.width < width or clip.height < height:
-            return f"NVDEC decodes {clip.codec} from {width}x{height} up, not {clip.width}x{clip.height}"
         reason = unavailable()
+        if reason:
+            return reason
+        try:
+            caps = self._caps(clip.codec, clip.depth)
+        except OSError:
+            return f"no {NVCUVID}: NVIDIA's video decode library is not installed here"
+        except CudaError as e:
+            return f"NVDEC does not answer: {e}"
+        reason = caps.refuses(clip.codec, clip.depth, clip.width, clip.height)
         if reason:
             return reason
         support = buffer_support(self.device.physical, OPAQUE_FD)
         if not support.exportable:
             return f"{self.device.physical.identity.name} cannot export OPAQUE_FD buffer memory for CUDA"
         return None
+
+    def _caps(self, codec: str, depth: int) -> NvdecCaps:
+        if (codec, depth) not in self._nvdec:
+            # Device 0: the one FFmpeg's cuda hwaccel opens when given no device.
+            self._nvdec[codec, depth] = Cuda().decoder_caps(0, codec, depth)
+        return self._nvdec[codec, depth]
 
     def frames(self, clip: ClipRecord, path: Path) -> Iterator[VulkanBufferFrame]:
         import av
