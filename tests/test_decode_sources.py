@@ -112,13 +112,13 @@ def test_cache_key_is_the_inode(objects: list[int]) -> None:
 
 
 def test_nvdec_refusals_quote_its_own_answer() -> None:
-    hevc = NvdecCaps(supported=True, engines=7, min_size=(144, 144), max_size=(8192, 8192))
+    hevc = NvdecCaps(supported=True, min_size=(144, 144), max_size=(8192, 8192))
     assert hevc.refuses("hevc", 8, 1920, 1080) is None
     assert hevc.refuses("hevc", 8, 64, 64) == (
         "NVDEC decodes hevc 8-bit 4:2:0 from 144x144 to 8192x8192 (cuvidGetDecoderCaps), not 64x64"
     )
     assert hevc.refuses("hevc", 8, 8200, 1080) is not None
-    av1 = NvdecCaps(supported=False, engines=0, min_size=(0, 0), max_size=(0, 0))
+    av1 = NvdecCaps(supported=False, min_size=(0, 0), max_size=(0, 0))
     assert av1.refuses("av1", 8, 1920, 1080) == (
         "NVDEC here does not decode av1 8-bit 4:2:0 (cuvidGetDecoderCaps: not supported)"
     )

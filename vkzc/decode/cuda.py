@@ -143,7 +143,9 @@ class Cuda:
         self.call("cuInit", 0)
 
     def call(self, function: str, *args: object) -> None:
-        code = getattr(self._lib, function)(*args)
+        self._check(function, getattr(self._lib, function)(*args))
+
+    def _check(self, function: str, code: int) -> None:
         if code != 0:
             name = ctypes.c_char_p()
             self._lib.cuGetErrorName(code, ctypes.byref(name))
@@ -214,14 +216,11 @@ class Cuda:
                 eCodecType=_CUVID_CODECS[codec], eChromaFormat=_CHROMA_420, nBitDepthMinus8=depth - 8
             )
             with self.current(context.value or 0):
-                code = nvcuvid.cuvidGetDecoderCaps(ctypes.byref(caps))
-            if code != 0:
-                raise CudaError("cuvidGetDecoderCaps", code, "?")
+                self._check("cuvidGetDecoderCaps", nvcuvid.cuvidGetDecoderCaps(ctypes.byref(caps)))
         finally:
             self.call("cuDevicePrimaryCtxRelease_v2", device)
         return NvdecCaps(
             supported=bool(caps.bIsSupported),
-            engines=caps.nNumNVDECs,
             min_size=(caps.nMinWidth, caps.nMinHeight),
             max_size=(caps.nMaxWidth, caps.nMaxHeight),
         )
@@ -230,7 +229,6 @@ class Cuda:
 @dataclass(frozen=True, kw_only=True)
 class NvdecCaps:
     supported: bool
-    engines: int
     min_size: tuple[int, int]
     max_size: tuple[int, int]
 
