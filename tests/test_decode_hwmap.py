@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vkzc.decode import cuda, hwmap
-from vkzc.decode.sources import hw_device_types, pyav_missing
+from vkzc.decode.sources import hw_config_missing, pyav_missing
 
 av = pytest.importorskip("av", reason="PyAV is not installed (pip install 'vkzc[decode]')")
 
@@ -51,9 +51,7 @@ def test_a_decoded_cuda_frame_is_found_and_its_refusal_named(tmp_path: Path) -> 
     """A hardware frame (NVDEC: format cuda, CUDA device pointers in data[]) on the lent NVIDIA GPU."""
     from av.codec.hwaccel import HWAccel
 
-    reason = pyav_missing() or cuda.unavailable()
-    if reason is None and "cuda" not in hw_device_types():
-        reason = "PyAV here has no cuda hw device type (no NVDEC through FFmpeg)"
+    reason = pyav_missing() or hw_config_missing("h264", "cuda") or cuda.unavailable()
     if reason:
         pytest.skip(reason)
     clip = tmp_path / "h264.mkv"

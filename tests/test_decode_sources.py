@@ -11,7 +11,14 @@ import pytest
 
 from vkzc.decode.cuda import NvdecCaps
 from vkzc.decode.layouts import BY_NAME, place
-from vkzc.decode.sources import SoftwareSource, V4l2Source, VaapiSource, hw_device_types
+from vkzc.decode.sources import (
+    NATIVE_DECODERS,
+    SoftwareSource,
+    V4l2Source,
+    VaapiSource,
+    hw_config_missing,
+    hw_device_types,
+)
 from vkzc.decode.vulkan_import import ImportCache
 from vkzc.dmabuf.buffer import DmaBuf
 from vkzc.fixtures.manifest import ClipRecord
@@ -83,6 +90,21 @@ def test_v4l2_without_a_node(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setattr("vkzc.decode.sources._m2m_nodes", lambda: ["/dev/video10"])
     assert "no V4L2 stateful decoder for av1" in (V4l2Source().available(_clip(codec="av1")) or "")
+    # With a node, the decoder must hand out DRM PRIME frames through a drm device.
+    monkeypatch.setattr("vkzc.decode.sources.hw_config_missing", lambda decoder, kind: f"{decoder}/{kind}")
+    assert V4l2Source().available(_clip(codec="hevc")) == "hevc_v4l2m2m/drm"
+
+
+def test_hw_config_missing_names_what_the_decoder_lacks() -> None:
+    assert hw_config_missing("nosuch", "vaapi") == "PyAV's FFmpeg here has no nosuch decoder"
+    # libdav1d has no hwaccel at all: why hardware sources open FFmpeg's own av1 decoder.
+    assert hw_config_missing("libdav1d", "cuda") == (
+        "PyAV's FFmpeg here decodes libdav1d through no cuda device (only: none)"
+    )
+    from av.codec import Codec
+
+    for device_type in {config.device_type.name for config in Codec("h264", "r").hardware_configs}:
+        assert hw_config_missing(NATIVE_DECODERS["h264"], device_type) is None
 
 
 @pytest.fixture

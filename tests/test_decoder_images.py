@@ -105,6 +105,7 @@ import glob, json, shutil, subprocess, sys
 import av, av.codec.hwaccel
 from av.codec import Codec
 from vkzc.decode import hwmap
+from vkzc.decode.sources import hw_config_missing
 
 def decodes(name):
     try:
@@ -141,6 +142,9 @@ print(json.dumps({
                                 for c in Codec(n, "r").hardware_configs}),
     "va_drivers": sorted(p.rsplit("/", 1)[1] for p in glob.glob("/usr/lib/*/dri/*_drv_video.so")),
     "tools": {t: shutil.which(t) is not None for t in ("vainfo", "v4l2-ctl")},
+    # What the hardware sources will find: VAAPI on FFmpeg's own decoders, DRM PRIME from v4l2m2m.
+    "config_missing": {"av1/vaapi": hw_config_missing("av1", "vaapi"),
+                       "h264_v4l2m2m/drm": hw_config_missing("h264_v4l2m2m", "drm")},
     "hwmap": {"planes": [head.data[i] == p.buffer_ptr for i, p in enumerate(frame.planes)],
               "software_map": software_map},
     "pip": [pip.returncode, pip.stdout.strip()],
@@ -191,6 +195,7 @@ def test_the_intel_image_offers_vaapi(tmp_path: Path) -> None:
     assert all("vaapi" in types for types in report["hwaccels"].values()), report["hwaccels"]
     assert {"iHD_drv_video.so", "i965_drv_video.so", "radeonsi_drv_video.so"} <= set(report["va_drivers"])
     assert report["tools"]["vainfo"]
+    assert report["config_missing"]["av1/vaapi"] is None
 
 
 @pytest.mark.slow
@@ -205,3 +210,7 @@ def test_the_arm64_board_image_offers_drm_and_v4l2_decoders(tmp_path: Path) -> N
     assert "drm" in report["hwdevices"]
     assert {"h264_v4l2m2m", "hevc_v4l2m2m", "vp9_v4l2m2m"} <= set(report["v4l2m2m"])
     assert report["tools"]["v4l2-ctl"]
+    # Upstream's stateful decoders hand out no DRM PRIME frames: the boards' v4l2 source says so.
+    assert report["config_missing"]["h264_v4l2m2m/drm"] == (
+        "PyAV's FFmpeg here decodes h264_v4l2m2m through no drm device (only: none)"
+    )

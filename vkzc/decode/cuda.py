@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vkzc.decode.sources import VulkanBufferFrame
+from vkzc.decode.sources import NATIVE_DECODERS, VulkanBufferFrame, hw_decoded
 
 if TYPE_CHECKING:
     from vkzc.conformance.external import SharedBuffer
@@ -297,7 +297,6 @@ def _aligned(value: int, alignment: int) -> int:
 _PITCH_ALIGNMENT = 256
 _PLANE_ALIGNMENT = 4096
 _SW_FORMAT_DEPTHS = {"nv12": 8, "p010le": 10}
-_NATIVE_DECODERS = {"h264": "h264", "hevc": "hevc", "hevc-main10": "hevc", "vp9": "vp9", "av1": "av1"}
 # cuviddec.h: cudaVideoCodec values and cudaVideoChromaFormat_420.
 _CUVID_CODECS = {"h264": 4, "hevc": 8, "hevc-main10": 8, "vp9": 10, "av1": 11}
 _CHROMA_420 = 1
@@ -320,13 +319,14 @@ class CudaSource:
 
     def available(self, clip: ClipRecord) -> str | None:
         from vkzc.conformance.external import OPAQUE_FD, buffer_support
-        from vkzc.decode.sources import hw_device_types, pyav_missing
+        from vkzc.decode.sources import hw_config_missing, pyav_missing
 
         reason = pyav_missing()
         if reason:
             return reason
-        if "cuda" not in hw_device_types():
-            return "PyAV here has no cuda hw device type (no NVDEC through FFmpeg)"
+        reason = hw_config_missing(NATIVE_DECODERS[clip.codec], "cuda")
+        if reason:
+            return reason
         reason = unavailable()
         if reason:
             return reason
@@ -351,27 +351,16 @@ class CudaSource:
         return self._nvdec[codec, depth]
 
     def frames(self, clip: ClipRecord, path: Path) -> Iterator[VulkanBufferFrame]:
-        import av
         from av.codec.hwaccel import HWAccel
 
-        # FFmpeg's native decoders carry the nvdec hwaccel; PyAV would pick libdav1d for AV1, which has
-        # none, so the decoder is named here.
         hwaccel = HWAccel("cuda", allow_software_fallback=False, is_hw_owned=True)
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            decoder: Any = av.CodecContext.create(_NATIVE_DECODERS[clip.codec], "r", hwaccel=hwaccel)
-            decoder.extradata = stream.codec_context.extradata
-            index = 0
-            try:
-                # demux ends with an empty packet, which drains the decoder.
-                for packet in container.demux(stream):
-                    for frame in decoder.decode(packet):
-                        yield self._frame(clip, index, frame)
-                        index += 1
-            finally:
-                # The CUDA context is FFmpeg's: it goes with the decoder, so CUDA lets go of the
-                # memory now (Vulkan frees it with the device's scope).
-                self._release()
+        try:
+            for index, frame in enumerate(hw_decoded(path, NATIVE_DECODERS[clip.codec], hwaccel)):
+                yield self._frame(clip, index, frame)
+        finally:
+            # The CUDA context is FFmpeg's: it goes with the decoder, so CUDA lets go of the memory now
+            # (Vulkan frees it with the device's scope).
+            self._release()
 
     def _frame(self, clip: ClipRecord, index: int, frame: Any) -> VulkanBufferFrame:
         if frame.format.name != "cuda":

@@ -161,6 +161,39 @@ def hw_device_types() -> tuple[str, ...]:
     return tuple(hwdevices_available())
 
 
+# FFmpeg's own decoders carry the hwaccels (VAAPI, NVDEC); for AV1 PyAV would open libdav1d, which has
+# none, so hardware sources name their decoder.
+NATIVE_DECODERS = {"h264": "h264", "hevc": "hevc", "hevc-main10": "hevc", "vp9": "vp9", "av1": "av1"}
+
+
+def hw_config_missing(decoder: str, device_type: str) -> str | None:
+    """None when FFmpeg's `decoder` decodes through a `device_type` device; else why not."""
+    from av.codec import Codec
+
+    try:
+        configs = Codec(decoder, "r").hardware_configs
+    except ValueError:
+        return f"PyAV's FFmpeg here has no {decoder} decoder"
+    types = sorted({config.device_type.name for config in configs})
+    if device_type not in types:
+        through = ", ".join(types) or "none"
+        return f"PyAV's FFmpeg here decodes {decoder} through no {device_type} device (only: {through})"
+    return None
+
+
+def hw_decoded(path: Path, decoder: str, hwaccel: Any) -> Iterator[Any]:
+    """The frames of `path`'s video from FFmpeg's `decoder` through `hwaccel`, the decoder drained."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context: Any = av.CodecContext.create(decoder, "r", hwaccel=hwaccel)
+        context.extradata = stream.codec_context.extradata
+        # demux ends with an empty packet, which drains the decoder.
+        for packet in container.demux(stream):
+            yield from context.decode(packet)
+
+
 class VaapiSource:
     """FFmpeg's VAAPI hwaccel (Intel iHD, AMD radeonsi) through a PyAV built against the image's FFmpeg;
     frames stay on the device (is_hw_owned) and are read as DRM PRIME descriptors."""
@@ -176,10 +209,10 @@ class VaapiSource:
             return "no VAAPI: PyAV here has no vaapi hw device type (build against the image's FFmpeg)"
         if not _render_nodes():
             return "no /dev/dri/renderD*: no GPU render node for VAAPI"
-        return None
+        return hw_config_missing(NATIVE_DECODERS[clip.codec], "vaapi")
 
     def frames(self, clip: ClipRecord, path: Path) -> Iterator[DmaBufFrame]:
-        yield from _drm_prime_frames(clip, path, "vaapi", clip.decoder, _render_nodes()[0])
+        yield from _drm_prime_frames(clip, path, "vaapi", NATIVE_DECODERS[clip.codec], _render_nodes()[0])
 
 
 V4L2_CAP_VIDEO_M2M_MPLANE = 0x00004000
@@ -232,13 +265,8 @@ class V4l2Source:
         decoder = V4L2_DECODERS.get(clip.codec)
         if decoder is None:
             return f"FFmpeg has no V4L2 stateful decoder for {clip.codec} (only {', '.join(V4L2_DECODERS)})"
-        import av
-
-        if decoder not in av.codecs_available:
-            return f"PyAV's FFmpeg here has no {decoder} decoder"
-        if "drm" not in hw_device_types():
-            return "PyAV here has no drm hw device type for DRM PRIME output"
-        return None
+        # Upstream's v4l2m2m decoders have no DRM PRIME output (docs/decode-images.md): this says so.
+        return hw_config_missing(decoder, "drm")
 
     def frames(self, clip: ClipRecord, path: Path) -> Iterator[DmaBufFrame]:
         yield from _drm_prime_frames(clip, path, "drm", V4L2_DECODERS[clip.codec], None)
@@ -249,18 +277,15 @@ def _drm_prime_frames(
 ) -> Iterator[DmaBufFrame]:
     """Frames that stay on the decoder (is_hw_owned), each seen as DRM PRIME (vkzc/decode/hwmap.py) for
     as long as its consumer holds it."""
-    import av
     from av.codec.hwaccel import HWAccel
 
     hwaccel = HWAccel(device_type, device=device, allow_software_fallback=False, is_hw_owned=True)
-    with av.open(str(path), hwaccel=hwaccel) as container:
-        stream = container.streams.video[0]
-        for index, frame in enumerate(container.decode(stream)):
-            try:
-                with hwmap.drm_prime(frame) as drm:
-                    yield DmaBufFrame(index=index, depth=clip.depth, drm=drm)
-            except hwmap.HwMapError as e:
-                raise RuntimeError(f"{decoder} through {device_type}: {e}") from None
+    for index, frame in enumerate(hw_decoded(path, decoder, hwaccel)):
+        try:
+            with hwmap.drm_prime(frame) as drm:
+                yield DmaBufFrame(index=index, depth=clip.depth, drm=drm)
+        except hwmap.HwMapError as e:
+            raise RuntimeError(f"{decoder} through {device_type}: {e}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
