@@ -196,7 +196,7 @@ def hw_decoded(path: Path, decoder: str, hwaccel: Any) -> Iterator[Any]:
 
 class VaapiSource:
     """FFmpeg's VAAPI hwaccel (Intel iHD, AMD radeonsi) through a PyAV built against the image's FFmpeg;
-    frames stay on the device (is_hw_owned) and are read as DRM PRIME descriptors."""
+    frames stay on the device (is_hw_owned) as VA surfaces, each mapped to DRM PRIME (hwmap)."""
 
     name = "vaapi"
     zero_copy = True
