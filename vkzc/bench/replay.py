@@ -28,9 +28,7 @@ class Replay:
             commandBufferCount=1,
         )
         self.cmd = call("vkAllocateCommandBuffers", dev, alloc)[0]
-        self.fence = call(
-            "vkCreateFence", dev, vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO), None
-        )
+        self.fence = device.create_fence()
         device.own(self)
         call(
             "vkBeginCommandBuffer",

@@ -7,16 +7,15 @@ left pending so that a case can look at it while the exporter's fence is still u
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from vkzc.conformance.formats import Bytes, Format
 from vkzc.conformance.image_transfer import SHARED_LAYOUT, staging_buffer
-from vkzc.conformance.implicit_sync import SYNC_FD
+from vkzc.conformance.implicit_sync import sync_file_semaphore
 from vkzc.conformance.modifier_images import ModifierImage
 from vkzc.vk.binding import load
 from vkzc.vk.device import Device
-from vkzc.vk.errors import call, check
+from vkzc.vk.errors import call
 
 vk = load()
 
@@ -119,31 +118,8 @@ class PendingRead:
 
     def submit_after(self, sync_file: int) -> None:
         """Submit the copy to wait (on the GPU) for `sync_file`, which is taken over either way."""
-        device = self.device
-        try:
-            self._semaphore = call(
-                "vkCreateSemaphore",
-                device.handle,
-                vk.VkSemaphoreCreateInfo(sType=vk.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO),
-                None,
-            )
-            info = vk.VkImportSemaphoreFdInfoKHR(
-                sType=vk.VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR,
-                semaphore=self._semaphore,
-                flags=vk.VK_SEMAPHORE_IMPORT_TEMPORARY_BIT,  # SYNC_FD payloads are temporary only
-                handleType=SYNC_FD,
-                fd=sync_file,
-            )
-            check("vkImportSemaphoreFdKHR", device.proc("vkImportSemaphoreFdKHR"), device.handle, info)
-        except BaseException:
-            os.close(sync_file)
-            raise
-        self._fence = call(
-            "vkCreateFence",
-            device.handle,
-            vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
-            None,
-        )
+        self._semaphore = sync_file_semaphore(self.device, sync_file)
+        self._fence = self.device.create_fence()
         submit = vk.VkSubmitInfo(
             sType=vk.VK_STRUCTURE_TYPE_SUBMIT_INFO,
             waitSemaphoreCount=1,
@@ -152,7 +128,7 @@ class PendingRead:
             commandBufferCount=1,
             pCommandBuffers=[self._cmd],
         )
-        call("vkQueueSubmit", device.queue, 1, [submit], self._fence)
+        call("vkQueueSubmit", self.device.queue, 1, [submit], self._fence)
 
     def done(self) -> bool:
         """Whether the copy has finished (vkGetFenceStatus), without waiting."""

@@ -7,6 +7,7 @@ This is how an importer orders its GPU reads after other users' writes without a
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from vkzc.vk.binding import load
 from vkzc.vk.device import DEFAULT_FENCE_TIMEOUT_S, Device
@@ -31,39 +32,50 @@ def sync_fd_features(physical: PhysicalDevice) -> int:
     return int(out.externalSemaphoreFeatures)
 
 
+def sync_file_semaphore(device: Device, sync_file: int) -> Any:
+    """A new binary semaphore holding `sync_file`'s fences, for one wait; the caller destroys it.
+
+    `sync_file` is taken over either way: Vulkan owns it once imported, and it is closed if the
+    semaphore cannot be made or the import fails.
+    """
+    try:
+        semaphore = call(
+            "vkCreateSemaphore",
+            device.handle,
+            vk.VkSemaphoreCreateInfo(sType=vk.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO),
+            None,
+        )
+    except BaseException:
+        os.close(sync_file)
+        raise
+    info = vk.VkImportSemaphoreFdInfoKHR(
+        sType=vk.VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR,
+        semaphore=semaphore,
+        # SYNC_FD payloads can only be imported temporarily: the wait consumes them.
+        flags=vk.VK_SEMAPHORE_IMPORT_TEMPORARY_BIT,
+        handleType=SYNC_FD,
+        fd=sync_file,
+    )
+    try:
+        check("vkImportSemaphoreFdKHR", device.proc("vkImportSemaphoreFdKHR"), device.handle, info)
+    except BaseException:
+        os.close(sync_file)
+        if not device.lost:
+            vk.vkDestroySemaphore(device.handle, semaphore, None)
+        raise
+    return semaphore
+
+
 def wait_sync_file(device: Device, sync_file: int, *, timeout_s: float = DEFAULT_FENCE_TIMEOUT_S) -> None:
     """Make the queue wait for `sync_file` (taken over either way), and wait for that wait to finish.
 
     An empty batch waits on the semaphore at the compute stage and signals a fence: once the fence
     has signalled, work submitted afterwards runs after the dma-buf's fences.
     """
-    semaphore = call(
-        "vkCreateSemaphore",
-        device.handle,
-        vk.VkSemaphoreCreateInfo(sType=vk.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO),
-        None,
-    )
+    semaphore = sync_file_semaphore(device, sync_file)
     fence = None
     try:
-        info = vk.VkImportSemaphoreFdInfoKHR(
-            sType=vk.VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR,
-            semaphore=semaphore,
-            # SYNC_FD payloads can only be imported temporarily: the wait consumes them.
-            flags=vk.VK_SEMAPHORE_IMPORT_TEMPORARY_BIT,
-            handleType=SYNC_FD,
-            fd=sync_file,
-        )
-        try:
-            check("vkImportSemaphoreFdKHR", device.proc("vkImportSemaphoreFdKHR"), device.handle, info)
-        except BaseException:
-            os.close(sync_file)
-            raise
-        fence = call(
-            "vkCreateFence",
-            device.handle,
-            vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
-            None,
-        )
+        fence = device.create_fence()
         submit = vk.VkSubmitInfo(
             sType=vk.VK_STRUCTURE_TYPE_SUBMIT_INFO,
             waitSemaphoreCount=1,

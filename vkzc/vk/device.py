@@ -127,12 +127,7 @@ class Device:
             commandBufferCount=1,
         )
         cmd = call("vkAllocateCommandBuffers", self.handle, alloc)[0]
-        fence = call(
-            "vkCreateFence",
-            self.handle,
-            vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
-            None,
-        )
+        fence = self.create_fence()
         try:
             begin = vk.VkCommandBufferBeginInfo(
                 sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -150,6 +145,15 @@ class Device:
             if not self.lost:
                 vk.vkDestroyFence(self.handle, fence, None)
                 vk.vkFreeCommandBuffers(self.handle, self.command_pool, 1, [cmd])
+
+    def create_fence(self) -> Any:
+        """An unsignalled fence; its owner destroys it."""
+        return call(
+            "vkCreateFence",
+            self.handle,
+            vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
+            None,
+        )
 
     def wait(self, fence: Any, timeout_s: float) -> None:
         try:
