@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_engine import engine_or_skip
 
 from vkzc.images import base, plan
 from vkzc.images.build import Builder
@@ -148,12 +149,7 @@ def _arm64_suite_image() -> tuple[Any, str]:
             "qemu-aarch64 is not registered with binfmt_misc: apt-get install qemu-user-static "
             "binfmt-support; update-binfmts --enable qemu-aarch64 (docs/arm64.md)"
         )
-    docker = pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        pytest.skip(f"no Docker engine reachable: {e}")
+    client = engine_or_skip()
     image = plan.suite_image(EMULATED)
     prefix = f"{image.repository}:{image.key}-"
     found = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests.exceptions
+from docker_engine import engine_or_skip
 
 from vkzc.errors import ConfigurationError, EnvironmentMissing
 from vkzc.runners import RESULTS_DIR, Container, ContainerSpec, device_gids, spec_to_create_kwargs
@@ -157,12 +158,7 @@ def test_device_gids_are_the_host_nodes_groups(tmp_path: Path) -> None:
 
 def reachable_docker() -> tuple[Any, str]:
     """A client for a running engine and a vkzc base image on it, or a skip naming what is missing."""
-    docker = pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        pytest.skip(f"no Docker engine reachable: {e}")
+    client = engine_or_skip()
     tags = [tag for image in client.images.list(name="vkzc-base") for tag in image.tags]
     if not tags:
         pytest.skip("no vkzc-base image on this engine (`vkzc matrix build` makes one)")

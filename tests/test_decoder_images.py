@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_engine import engine_or_skip
 
 from vkzc.images import plan
 from vkzc.images.build import Builder
@@ -152,19 +153,9 @@ print(json.dumps({
 """
 
 
-def _client() -> Any:
-    docker = pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        pytest.skip(f"no Docker engine reachable: {e}")
-    return client
-
-
 def _report(cell: Cell, tmp_path: Path) -> dict[str, Any]:
     """Builds (or finds) the cell's image and runs _REPORT in it as a cell runs: no device, no network."""
-    client = _client()
+    client = engine_or_skip()
     built = Builder(client, tmp_path / "logs").ensure(plan.suite_image(cell))
     results = tmp_path / "results"
     results.mkdir()
